@@ -1,0 +1,61 @@
+"""The application factory: one Litestar app over one store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.datastructures import State
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+
+from .. import __version__, contract
+from ..settings import Settings
+from ..store import Store, open_store
+from .calls import get_call_details, post_call_details
+from .errors import EXCEPTION_HANDLERS
+from .health import healthz, readyz
+from .ratelimit import RateLimiter
+
+
+@get("/openapi.json", include_in_schema=False, media_type="application/vnd.oai.openapi+json")
+async def openapi_json(request: Request[object, object, object]) -> dict[str, Any]:
+    """The OpenAPI document at the root, where generic tools look first (also at /docs/openapi.json)."""
+    return request.app.openapi_schema.to_schema()
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> Litestar:
+    """The app; with no arguments (as `cdrstore serve` workers call it) configured from the environment."""
+    settings = settings or Settings.from_env()
+    owned = store is None
+    store = store or open_store(settings.database_url)
+    if owned and store.engine.dialect.name == "sqlite":
+        store.upgrade()  # zero set-up: the embedded database migrates itself on start
+
+    def close_store() -> None:
+        if owned:
+            store.close()
+
+    openapi = OpenAPIConfig(
+        title="cdrstore call-detail API",
+        version=__version__,
+        description=(
+            "CINNOX-compatible call detail records. Errors: "
+            f"400/413/415 {contract.CODE_BAD_REQUEST}, 401 {contract.CODE_UNAUTHENTICATED}, "
+            f"403 {contract.CODE_FORBIDDEN}, 404/405 {contract.CODE_NOT_FOUND}, "
+            f"429 {contract.CODE_RATE_LIMITED}, 500/503 {contract.CODE_INTERNAL}."
+        ),
+        path="/docs",
+        render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin(path="/openapi.json")],
+    )
+    return Litestar(
+        route_handlers=[get_call_details, post_call_details, healthz, readyz, openapi_json],
+        state=State({"store": store, "rate_limiter": RateLimiter(settings.rate_limit_per_minute)}),
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=openapi,
+        on_shutdown=[close_store],
+        request_max_body_size=contract.BATCH_MAX_BYTES,
+        debug=False,
+    )
+
+

@@ -1,0 +1,216 @@
+"""The call-detail resource: `GET` (spec section 1) and `POST` (section 4) of
+`/v1/api/apps/{appID}/data/call-detail`."""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import quote, urlencode
+
+import anyio.to_thread
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+
+from .. import contract
+from ..batch import INGEST_MEDIA_TYPES, BatchError, BatchTooLarge, parse_body
+from ..query import QueryError, parse_call_query
+from ..record import CALL_TYPES, STATUSES, Record
+from ..store import Page, Store, TokenInfo
+from .auth import authenticate, authorize, bearer_secret
+from .errors import JSON, ApiError, ErrorBody
+from .ratelimit import RateLimiter
+
+PAGE_PREFIX: Final = b'{"code":0,"result":['
+PAGE_SUFFIX: Final = b"]}"
+
+
+class CallDetailPage(msgspec.Struct):
+    code: int
+    result: list[Record]
+
+
+class IngestSummary(msgspec.Struct):
+    received: int
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+class IngestResponse(msgspec.Struct):
+    code: int
+    result: IngestSummary
+
+
+def _error(description: str) -> ResponseSpec:
+    return ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
+
+
+_COMMON_ERRORS: Final = {
+    400: _error("A bad parameter or body; the message says which"),
+    401: _error("Token missing, malformed, unknown, revoked or expired"),
+    403: _error("The token is not valid for this appID, or lacks the scope"),
+    404: _error("No such path"),
+    405: _error("No such method"),
+    429: _error("Too many requests; see Retry-After"),
+    500: _error("Internal fault"),
+    503: _error("Database unavailable"),
+}
+_INGEST_ERRORS: Final = {
+    **_COMMON_ERRORS,
+    413: _error("More than 10,000 records or 32 MiB"),
+    415: _error("Content-Type is neither application/json nor application/x-ndjson"),
+}
+
+
+def _caller(request: Request[object, object, object], app_id: str, scope: str) -> TokenInfo:
+    """Authenticate, authorise and count the request against the token's rate limit."""
+    store: Store = request.app.state.store
+    token = authenticate(store, bearer_secret(request))
+    authorize(token, app_id, scope)
+    limiter: RateLimiter = request.app.state.rate_limiter
+    if limiter.enabled:
+        verdict = limiter.hit(token.token_id)
+        if not verdict.allowed:
+            raise ApiError(
+                429,
+                f"too many requests: at most {verdict.limit} a minute for this token",
+                headers={"Retry-After": str(verdict.reset_after)},
+            )
+    return token
+
+
+def _next_link(request: Request[object, object, object], offset: int, page: Page) -> dict[str, str]:
+    if not page.has_more:
+        return {}
+    pairs = [(k, v) for k, v in request.query_params.multi_items() if k != "offset"]
+    pairs.append(("offset", str(offset + len(page.docs))))
+    url = f"{request.url.path}?{urlencode(pairs, quote_via=quote)}"
+    return {"Link": f'<{url}>; rel="next"'}
+
+
+@get(
+    contract.CALL_DETAIL_PATH,
+    summary="Get call details",
+    description=(
+        "One page of the app's call records, ordered by callDate then id. Every other query "
+        "parameter is refused. A `Link: rel=\"next\"` header follows when more records match."
+    ),
+    responses=_COMMON_ERRORS,
+    tags=["call-detail"],
+)
+async def get_call_details(
+    request: Request[object, object, object],
+    app_id: str = Parameter(title="appID", description="App ID"),
+    call_type: str = Parameter(
+        query="callType",
+        default="",
+        required=False,
+        schema_extra={"enum": ["", *CALL_TYPES], "type": "string"},
+    ),
+    status: str = Parameter(
+        query="status", default="", required=False, schema_extra={"enum": ["", *STATUSES]}
+    ),
+    start_at: str = Parameter(
+        query="startAt",
+        default="",
+        required=False,
+        description="callDate >= startAt (RFC3339, any offset)",
+        schema_extra={"format": "date-time"},
+    ),
+    end_at: str = Parameter(
+        query="endAt",
+        default="",
+        required=False,
+        description="callDate < endAt (RFC3339, any offset)",
+        schema_extra={"format": "date-time"},
+    ),
+    offset: str = Parameter(
+        query="offset",
+        default="0",
+        required=False,
+        schema_extra={"type": "integer", "minimum": 0, "default": 0},
+    ),
+    limit: str = Parameter(
+        query="limit",
+        default=str(contract.PAGE_LIMIT_DEFAULT),
+        required=False,
+        schema_extra={
+            "type": "integer",
+            "minimum": 1,
+            "maximum": contract.PAGE_LIMIT_MAX,
+            "default": contract.PAGE_LIMIT_DEFAULT,
+        },
+    ),
+) -> Response[CallDetailPage]:
+    # The declared parameters document the API; the raw query string is what is checked, so that
+    # unknown, repeated and malformed parameters are all refused the same way.
+    return await anyio.to_thread.run_sync(_read_page, request, app_id)  # type: ignore[arg-type]
+
+
+def _read_page(request: Request[object, object, object], app_id: str) -> Response[bytes]:
+    _caller(request, app_id, "read")
+    try:
+        query = parse_call_query(request.query_params.multi_items())
+    except QueryError as exc:
+        raise ApiError(400, str(exc)) from None
+    store: Store = request.app.state.store
+    page = store.page(app_id, query)
+    body = PAGE_PREFIX + b",".join(page.docs) + PAGE_SUFFIX
+    return Response(content=body, media_type=JSON, headers=_next_link(request, query.offset, page))
+
+
+def _media_type(request: Request[object, object, object]) -> str:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in INGEST_MEDIA_TYPES:
+        shown = media_type or "none"
+        raise ApiError(
+            415,
+            f"unsupported content type {shown!r}: use application/json or application/x-ndjson",
+        )
+    return media_type
+
+
+def _check_declared_length(request: Request[object, object, object]) -> None:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > contract.BATCH_MAX_BYTES:
+        raise ApiError(413, f"request too large: at most {contract.BATCH_MAX_BYTES} bytes a request")
+
+
+def _ingest(store: Store, app_id: str, body: bytes, media_type: str) -> IngestResponse:
+    try:
+        records = parse_body(body, media_type)
+    except BatchTooLarge as exc:
+        raise ApiError(413, exc.message) from None
+    except BatchError as exc:
+        raise ApiError(400, exc.message, errors=exc.errors) from None
+    counts = store.ingest(app_id, records)
+    return IngestResponse(
+        0, IngestSummary(counts.received, counts.inserted, counts.updated, counts.unchanged)
+    )
+
+
+@post(
+    contract.CALL_DETAIL_PATH,
+    summary="Ingest call details (extension)",
+    description=(
+        "A JSON array of records, `{\"result\": [...]}`, or NDJSON. At most 10,000 records and "
+        "32 MiB. One invalid record rejects the whole request; a known id replaces its record."
+    ),
+    responses=_INGEST_ERRORS,
+    status_code=200,
+    request_max_body_size=contract.BATCH_MAX_BYTES,
+    tags=["call-detail"],
+)
+async def post_call_details(
+    request: Request[object, object, object],
+    state: State,
+    app_id: str = Parameter(title="appID", description="App ID"),
+) -> IngestResponse:
+    # Refuse what can be refused before a byte of the body is read.
+    await anyio.to_thread.run_sync(_caller, request, app_id, "ingest")
+    media_type = _media_type(request)
+    _check_declared_length(request)
+    body = await request.body()
+    return await anyio.to_thread.run_sync(_ingest, state.store, app_id, body, media_type)

@@ -1,0 +1,118 @@
+"""One error shape for every failure (spec section 5): `{"code": ..., "message": ...}`.
+
+Handlers raise `ApiError`; whatever else escapes (Litestar's own 404/405/413, a database fault, a
+bug) is mapped here too, so no response ever carries another shape, a stack trace or a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from .. import contract
+from ..batch import RecordError
+
+log = logging.getLogger("cdrstore.api")
+
+JSON: Final = "application/json"
+
+_CODE_BY_STATUS: Final = {
+    400: contract.CODE_BAD_REQUEST,
+    401: contract.CODE_UNAUTHENTICATED,
+    403: contract.CODE_FORBIDDEN,
+    404: contract.CODE_NOT_FOUND,
+    405: contract.CODE_NOT_FOUND,
+    413: contract.CODE_BAD_REQUEST,
+    415: contract.CODE_BAD_REQUEST,
+    429: contract.CODE_RATE_LIMITED,
+    500: contract.CODE_INTERNAL,
+    503: contract.CODE_INTERNAL,
+}
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """Every error response; `errors` only on an ingest request with invalid records."""
+
+    code: int
+    message: str
+    errors: list[RecordError] = msgspec.field(default_factory=list)
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        errors: list[RecordError] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+        self.errors = errors or []
+
+
+def code_for(status: int) -> int:
+    if status in _CODE_BY_STATUS:
+        return _CODE_BY_STATUS[status]
+    return contract.CODE_INTERNAL if status >= 500 else contract.CODE_BAD_REQUEST
+
+
+def error_response(
+    status: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    errors: list[RecordError] | None = None,
+) -> Response[bytes]:
+    body = msgspec.json.encode(ErrorBody(code_for(status), message, errors or []))
+    return Response(content=body, status_code=status, media_type=JSON, headers=headers)
+
+
+def handle_api_error(_request: Request[object, object, object], exc: ApiError) -> Response[bytes]:
+    return error_response(exc.status, exc.message, exc.headers, exc.errors)
+
+
+def handle_http_exception(
+    request: Request[object, object, object], exc: HTTPException
+) -> Response[bytes]:
+    status = exc.status_code
+    if status in (404, 405):
+        message = f"method not found, method: {request.method} url: {request.url.path}"
+    elif status == 413:
+        message = f"request too large: at most {contract.BATCH_MAX_BYTES} bytes a request"
+    elif status >= 500:
+        log.error("internal error on %s %s: %s", request.method, request.url.path, exc.detail)
+        message = "internal error"
+    else:
+        message = str(exc.detail)
+    headers = {"Allow": exc.headers["Allow"]} if exc.headers and "Allow" in exc.headers else None
+    return error_response(status, message, headers)
+
+
+def handle_unexpected(request: Request[object, object, object], exc: Exception) -> Response[bytes]:
+    if isinstance(exc, OperationalError | DBAPIError) and _is_unavailable(exc):
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return error_response(503, "database unavailable, try again later", {"Retry-After": "1"})
+    log.exception("internal error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal error")
+
+
+def _is_unavailable(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower() if exc.orig is not None else ""
+    return exc.connection_invalidated or any(
+        word in text for word in ("locked", "busy", "unable to open", "connection", "disk i/o")
+    )
+
+
+EXCEPTION_HANDLERS: Final = {
+    ApiError: handle_api_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

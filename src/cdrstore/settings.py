@@ -1,0 +1,40 @@
+"""Server configuration, from the environment (so that every worker process reads the same)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Final
+
+from .contract import RATE_LIMIT_DEFAULT_PER_MINUTE
+from .store import database_url
+
+RATE_LIMIT_ENV: Final = "CDRSTORE_RATE_LIMIT"
+
+
+def parse_rate_limit(text: str) -> int:
+    """Requests a minute a token: a number, or `off`/`0` for no limit."""
+    value = text.strip().lower()
+    if value in ("off", "0", "none", "false"):
+        return 0
+    if value.endswith("/min"):
+        value = value[: -len("/min")]
+    if not value.isdigit():
+        raise ValueError(f"{RATE_LIMIT_ENV} must be requests a minute (e.g. 500) or 'off', got {text!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    rate_limit_per_minute: int = RATE_LIMIT_DEFAULT_PER_MINUTE  # 0: no limit
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        limit = os.environ.get(RATE_LIMIT_ENV)
+        return cls(
+            database_url=database_url(),
+            rate_limit_per_minute=(
+                parse_rate_limit(limit) if limit is not None else RATE_LIMIT_DEFAULT_PER_MINUTE
+            ),
+        )
