@@ -70,37 +70,56 @@ def split_ndjson(body: bytes) -> list[bytes]:
     return [line for line in body.split(b"\n") if line.strip()]
 
 
+Decoded = list[tuple[int, StoredRecord | RecordError]]
+
+
+def decode_chunk(raws: Iterable[tuple[int, bytes | msgspec.Raw]]) -> Decoded:
+    """Each raw record decoded and checked on its own (pure: safe to run in a worker process)."""
+    out: Decoded = []
+    for index, raw in raws:
+        try:
+            out.append((index, decode_record(raw)))
+        except FieldError as exc:
+            out.append((index, RecordError(index, exc.field, exc.message)))
+    return out
+
+
 @dataclass
 class BatchValidator:
-    """Validates records in order, across as many chunks as a batch arrives in.
+    """Accepts decoded records in order, across as many chunks as a batch arrives in.
 
     Remembers every id it has seen, so a duplicate is caught even when its twin came in an
-    earlier chunk of the same import.
+    earlier chunk (or an earlier file) of the same import.
     """
 
-    seen: dict[str, int] = field(default_factory=dict)
+    source: str = ""
+    seen: dict[str, str] = field(default_factory=dict)
     errors: list[RecordError] = field(default_factory=list)
     invalid: int = 0
 
     def validate(self, raws: Iterable[tuple[int, bytes | msgspec.Raw]]) -> list[StoredRecord]:
+        return self.accept(decode_chunk(raws))
+
+    def accept(self, decoded: Decoded) -> list[StoredRecord]:
+        """The valid records of a decoded chunk; the others counted and (the first ones) kept."""
         records: list[StoredRecord] = []
-        for index, raw in raws:
-            try:
-                record = decode_record(raw)
-            except FieldError as exc:
-                self._fail(index, exc.field, exc.message)
+        where = f"{self.source} " if self.source else ""
+        for index, item in decoded:
+            if isinstance(item, RecordError):
+                self._fail(item)
                 continue
-            first = self.seen.setdefault(record.id, index)
-            if first != index:
-                self._fail(index, "id", f"duplicate id {record.id!r} (first at index {first})")
+            here = f"{where}index {index}"
+            first = self.seen.setdefault(item.id, here)
+            if first != here:
+                self._fail(RecordError(index, "id", f"duplicate id {item.id!r} (first at {first})"))
                 continue
-            records.append(record)
+            records.append(item)
         return records
 
-    def _fail(self, index: int, field: str, message: str) -> None:
+    def _fail(self, error: RecordError) -> None:
         self.invalid += 1
         if len(self.errors) < BATCH_MAX_REPORTED_ERRORS:
-            self.errors.append(RecordError(index, field, message))
+            self.errors.append(error)
 
     def raise_if_invalid(self) -> None:
         if self.invalid:

@@ -1,0 +1,415 @@
+"""The `cdrstore` command: serve, migrate, manage apps and tokens, import, demo.
+
+Commands print their result (an app ID, a token, a summary) on stdout and everything else (progress,
+notices, errors) on stderr, so `TOKEN=$(cdrstore tokens create ...)` captures just the token.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .batch import BatchError
+from .contract import APP_ID_PATTERN, CALL_DETAIL_PATH, SCOPES
+from .importer import ImportSource, default_jobs, import_files
+from .settings import RATE_LIMIT_ENV, parse_rate_limit
+from .store import (
+    DATABASE_URL_ENV,
+    AppExists,
+    Store,
+    StoreError,
+    UnknownApp,
+    database_url,
+    open_store,
+    redact_url,
+)
+from .tokens import hash_secret, looks_like_secret, new_secret, parse_duration
+
+app = typer.Typer(
+    name="cdrstore",
+    help="Store call detail records and serve them through the CINNOX-compatible call-detail API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+apps_cli = typer.Typer(help="Create and list apps.", no_args_is_help=True)
+tokens_cli = typer.Typer(help="Create, list and revoke bearer tokens.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(apps_cli, name="apps")
+app.add_typer(tokens_cli, name="tokens")
+app.add_typer(db_cli, name="db")
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help=f"Database URL (default: ${DATABASE_URL_ENV} or sqlite:///cdrstore.db).",
+        show_default=False,
+    ),
+]
+_global: dict[str, str | None] = {"db": None}
+
+DEMO_APP_ID = "demo"
+DEMO_TOKEN_FILE = "cdrstore-demo.token"
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", markup=True)
+    return typer.Exit(code)
+
+
+def _open(db: str | None, *, migrate: bool = True) -> Store:
+    url = database_url(db or _global["db"])
+    try:
+        store = open_store(url)
+        if migrate and store.engine.dialect.name == "sqlite":
+            store.upgrade()
+        elif migrate and not store.is_current():
+            raise fail(f"the database schema is not current: run `cdrstore db upgrade --db {redact_url(url)}`")
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        raise fail(f"cannot open database {redact_url(url)}: {type(exc).__name__}: {exc}") from None
+    return store
+
+
+@app.callback()
+def main_options(
+    db: DbOption = None,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(__version__)
+        raise typer.Exit()
+    _global["db"] = db
+
+
+# --- serve ------------------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(help=f"Requests a minute a token, or 'off' (default: ${RATE_LIMIT_ENV} or 500)."),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    db: DbOption = None,
+) -> None:
+    """Serve the API (and /docs, /openapi.json, /healthz, /readyz) over HTTP."""
+    import uvicorn
+
+    url = database_url(db or _global["db"])
+    if rate_limit is not None:
+        try:
+            parse_rate_limit(rate_limit)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        os.environ[RATE_LIMIT_ENV] = rate_limit
+    store = _open(url)  # migrates once here, before any worker starts
+    store.close()
+    os.environ[DATABASE_URL_ENV] = url  # every worker builds its app from the environment
+    err.print(f"cdrstore {__version__} serving {redact_url(url)} on http://{host}:{port} "
+              f"({workers} worker{'s' if workers > 1 else ''}); API docs at http://{host}:{port}/docs")
+    uvicorn.run(
+        "cdrstore.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=False,
+    )
+
+
+# --- db ---------------------------------------------------------------------------------------
+@db_cli.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Create or migrate the schema to the newest revision."""
+    store = _open(db, migrate=False)
+    before, after = store.upgrade()
+    if before == after:
+        err.print(f"schema already at revision {after}")
+    else:
+        err.print(f"schema upgraded from {before or 'empty'} to {after}")
+
+
+# --- apps -------------------------------------------------------------------------------------
+@apps_cli.command("create")
+def apps_create(
+    name: Annotated[str, typer.Argument(help="A name for people.")],
+    app_id: Annotated[
+        str | None, typer.Option("--id", help="The app ID ([A-Za-z0-9_-], 1-64); random if absent.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Create an app; prints its ID alone on stdout."""
+    import re
+
+    if app_id is not None and not re.match(APP_ID_PATTERN, app_id):
+        raise fail(f"invalid app ID {app_id!r}: 1-64 of A-Z a-z 0-9 _ -", 2)
+    if not name.strip():
+        raise fail("the app name must not be empty", 2)
+    store = _open(db)
+    try:
+        created = store.create_app(name, app_id)
+    except AppExists as exc:
+        raise fail(str(exc)) from None
+    out.print(created.app_id)
+
+
+@apps_cli.command("list")
+def apps_list(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+    db: DbOption = None,
+) -> None:
+    """List apps with how many records each holds."""
+    store = _open(db)
+    rows = store.list_apps()
+    if as_json:
+        for a, n in rows:
+            out.print(msgspec.json.encode({"id": a.app_id, "name": a.name, "records": n, "created": _iso(a.created_at)}).decode(), markup=False)
+        return
+    table = Table("ID", "Name", "Records", "Created")
+    for a, n in rows:
+        table.add_row(a.app_id, a.name, f"{n:,}", _iso(a.created_at))
+    out.print(table)
+
+
+def _iso(epoch: int | None) -> str:
+    if epoch is None:
+        return ""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+# --- tokens -----------------------------------------------------------------------------------
+@tokens_cli.command("create")
+def tokens_create(
+    app_id: Annotated[str, typer.Option("--app", help="The app the token is for.")],
+    scope: Annotated[
+        list[str],
+        typer.Option("--scope", help="read or ingest; repeat for both."),
+    ],
+    expires_in: Annotated[
+        str | None, typer.Option(help="Lifetime such as 30s, 15m, 12h or 90d; none if absent.")
+    ] = None,
+    name: Annotated[str, typer.Option(help="A label, to tell tokens apart.")] = "",
+    db: DbOption = None,
+) -> None:
+    """Create a token; prints the secret alone on stdout (shown once, stored hashed)."""
+    scopes = frozenset(scope)
+    unknown = scopes - set(SCOPES)
+    if unknown or not scopes:
+        raise fail(f"--scope must be one of {', '.join(SCOPES)} (got {', '.join(sorted(unknown)) or 'none'})", 2)
+    expires_at = None
+    if expires_in is not None:
+        try:
+            expires_at = int(time.time()) + parse_duration(expires_in)
+        except ValueError as exc:
+            raise fail(str(exc), 2) from None
+    store = _open(db)
+    secret = new_secret()
+    try:
+        info = store.add_token(app_id, hash_secret(secret), scopes, name, expires_at)
+    except UnknownApp as exc:
+        raise fail(str(exc)) from None
+    err.print(f"token {info.token_id} for app {app_id} ({', '.join(sorted(scopes))}"
+              f"{', expires ' + _iso(expires_at) if expires_at else ''}); it is shown only once")
+    out.print(secret, markup=False)
+
+
+@tokens_cli.command("list")
+def tokens_list(
+    app_id: Annotated[str, typer.Option("--app", help="The app whose tokens to list.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+    db: DbOption = None,
+) -> None:
+    """List an app's tokens (never their secrets)."""
+    store = _open(db)
+    if store.get_app(app_id) is None:
+        raise fail(f"no app {app_id!r}")
+    now = time.time()
+    rows: list[dict[str, Any]] = [
+        {
+            "id": t.token_id,
+            "name": t.name,
+            "scopes": sorted(t.scopes),
+            "created": _iso(t.created_at),
+            "expires": _iso(t.expires_at),
+            "state": "revoked" if t.revoked_at else ("active" if t.is_active(now) else "expired"),
+        }
+        for t in store.list_tokens(app_id)
+    ]
+    if as_json:
+        for row in rows:
+            out.print(msgspec.json.encode(row).decode(), markup=False)
+        return
+    table = Table("ID", "Name", "Scopes", "Created", "Expires", "State")
+    for row in rows:
+        table.add_row(row["id"], row["name"], ",".join(row["scopes"]), row["created"], row["expires"], row["state"])
+    out.print(table)
+
+
+@tokens_cli.command("revoke")
+def tokens_revoke(
+    token: Annotated[str, typer.Argument(help="The token's ID (tok_...) or the token itself.")],
+    db: DbOption = None,
+) -> None:
+    """Revoke a token; takes effect on the next request."""
+    store = _open(db)
+    if looks_like_secret(token):
+        info = store.revoke_token(None, hash_secret(token))
+    else:
+        info = store.revoke_token(token, None)
+    if info is None:
+        raise fail("no such token")
+    err.print(f"token {info.token_id} of app {info.app_id} revoked")
+
+
+# --- import -----------------------------------------------------------------------------------
+@app.command("import")
+def import_(
+    app_id: Annotated[str, typer.Option("--app", help="The app to import into.")],
+    files: Annotated[
+        list[str],
+        typer.Argument(help="JSON array, {\"result\": [...]} or NDJSON files; - for stdin."),
+    ],
+    jobs: Annotated[
+        int, typer.Option(min=1, help="Processes decoding and validating in parallel.")
+    ] = default_jobs(),
+    db: DbOption = None,
+) -> None:
+    """Import records with POST's validation and idempotency, all files in one transaction."""
+    store = _open(db)
+    sources: list[ImportSource] = []
+    for name in files:
+        if name == "-":
+            sources.append(ImportSource("-", sys.stdin.buffer))
+            continue
+        path = Path(name)
+        if not path.is_file():
+            raise fail(f"no such file: {name}")
+        sources.append(ImportSource(name, path.open("rb"), path.stat().st_size))
+    total_bytes = sum(s.size or 0 for s in sources) if all(s.size for s in sources) else None
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[records]:,} records"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("import", total=total_bytes, records=0)
+        try:
+            result = import_files(
+                store, app_id, sources, jobs,
+                lambda done, read: bar.update(task, completed=read, records=done),
+            )
+        except (UnknownApp, BatchError) as exc:
+            raise fail(str(exc)) from None
+        finally:
+            for source in sources:
+                if source.name != "-":
+                    source.stream.close()
+    elapsed = time.perf_counter() - started
+    if result.invalid:
+        for source, error in result.errors:
+            where = f"{source}: " if len(sources) > 1 else ""
+            field = f"{error.field}: " if error.field else ""
+            err.print(f"{where}record {error.index}: {field}{error.message}", markup=False, highlight=False)
+        more = result.invalid - len(result.errors)
+        raise fail(
+            f"{result.invalid} invalid record(s){f' ({more} not listed)' if more > 0 else ''}; nothing imported"
+        )
+    c = result.counts
+    rate = c.received / elapsed if elapsed > 0 else 0.0
+    out.print(
+        f"imported {c.received:,} records into {app_id}: {c.inserted:,} inserted, "
+        f"{c.updated:,} updated, {c.unchanged:,} unchanged ({elapsed:.1f} s, {rate:,.0f} records/s)"
+    )
+
+
+# --- demo -------------------------------------------------------------------------------------
+@app.command()
+def demo(
+    records: Annotated[int, typer.Option(min=0, help="Synthetic records to create.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seed for the synthetic records.")] = 1,
+    token_file: Annotated[Path, typer.Option(help="Where the demo token is kept.")] = Path(DEMO_TOKEN_FILE),
+    base_url: Annotated[str, typer.Option(help="Where the server will listen, for the curl example.")] = "http://127.0.0.1:8080",
+    db: DbOption = None,
+) -> None:
+    """Create the demo app with synthetic CDRs and a read+ingest token (reusing what exists)."""
+    from .record import decode_record
+    from .synth import generate
+
+    store = _open(db)
+    if store.get_app(DEMO_APP_ID) is None:
+        store.create_app("Demo contact centre", DEMO_APP_ID)
+        err.print(f"created app {DEMO_APP_ID}")
+    held = store.count_records(DEMO_APP_ID)
+    if held:
+        err.print(f"app {DEMO_APP_ID} already holds {held:,} records; adding none")
+    elif records:
+        encoder = msgspec.json.Encoder()
+        with store.writer(DEMO_APP_ID) as writer:
+            batch = []
+            for wire in generate(records, seed):
+                batch.append(decode_record(encoder.encode(wire)))
+                if len(batch) == 10_000:
+                    writer.write(batch)
+                    batch = []
+            writer.write(batch)
+        err.print(f"added {records:,} synthetic records to app {DEMO_APP_ID} (seed {seed})")
+    secret = _demo_token(store, token_file)
+    url = f"{base_url}{CALL_DETAIL_PATH.replace('{app_id:str}', DEMO_APP_ID)}?offset=0&limit=2"
+    out.print(f"app:   {DEMO_APP_ID}", markup=False)
+    out.print(f"token: {secret}", markup=False)
+    out.print("try:", markup=False)
+    out.print(
+        f"  curl --request GET --url '{url}' --header 'Authorization: Bearer {secret}' "
+        "--header 'accept: application/json'",
+        markup=False,
+    )
+
+
+def _demo_token(store: Store, token_file: Path) -> str:
+    if token_file.is_file():
+        secret = token_file.read_text().strip()
+        info = store.find_token(hash_secret(secret)) if looks_like_secret(secret) else None
+        if info and info.app_id == DEMO_APP_ID and info.is_active(time.time()) and info.scopes >= {"read", "ingest"}:
+            err.print(f"reusing the demo token in {token_file}")
+            return secret
+        err.print(f"the token in {token_file} is no longer valid; creating a new one")
+    secret = new_secret()
+    store.add_token(DEMO_APP_ID, hash_secret(secret), frozenset({"read", "ingest"}), "demo", None)
+    token_file.write_text(secret + "\n")
+    token_file.chmod(0o600)
+    err.print(f"created a new demo token (saved to {token_file}, readable only by you)")
+    return secret
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
