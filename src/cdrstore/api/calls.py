@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Annotated, Final
 from urllib.parse import quote, urlencode
 
 import anyio.to_thread
@@ -11,7 +11,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import PathParameter, QueryParameter
 
 from .. import contract
 from ..batch import INGEST_MEDIA_TYPES, BatchError, BatchTooLarge, parse_body
@@ -102,47 +102,52 @@ def _next_link(request: Request[object, object, object], offset: int, page: Page
 )
 async def get_call_details(
     request: Request[object, object, object],
-    app_id: str = Parameter(title="appID", description="App ID"),
-    call_type: str = Parameter(
-        query="callType",
-        default="",
-        required=False,
-        schema_extra={"enum": ["", *CALL_TYPES], "type": "string"},
-    ),
-    status: str = Parameter(
-        query="status", default="", required=False, schema_extra={"enum": ["", *STATUSES]}
-    ),
-    start_at: str = Parameter(
-        query="startAt",
-        default="",
-        required=False,
-        description="callDate >= startAt (RFC3339, any offset)",
-        schema_extra={"format": "date-time"},
-    ),
-    end_at: str = Parameter(
-        query="endAt",
-        default="",
-        required=False,
-        description="callDate < endAt (RFC3339, any offset)",
-        schema_extra={"format": "date-time"},
-    ),
-    offset: str = Parameter(
-        query="offset",
-        default="0",
-        required=False,
-        schema_extra={"type": "integer", "minimum": 0, "default": 0},
-    ),
-    limit: str = Parameter(
-        query="limit",
-        default=str(contract.PAGE_LIMIT_DEFAULT),
-        required=False,
-        schema_extra={
-            "type": "integer",
-            "minimum": 1,
-            "maximum": contract.PAGE_LIMIT_MAX,
-            "default": contract.PAGE_LIMIT_DEFAULT,
-        },
-    ),
+    app_id: Annotated[str, PathParameter(title="appID", description="App ID")],
+    call_type: Annotated[
+        str, QueryParameter(name="callType", required=False, schema_extra={"enum": ["", *CALL_TYPES]})
+    ] = "",
+    status: Annotated[
+        str, QueryParameter(name="status", required=False, schema_extra={"enum": ["", *STATUSES]})
+    ] = "",
+    start_at: Annotated[
+        str,
+        QueryParameter(
+            name="startAt",
+            required=False,
+            description="callDate >= startAt (RFC3339, any offset)",
+            schema_extra={"format": "date-time"},
+        ),
+    ] = "",
+    end_at: Annotated[
+        str,
+        QueryParameter(
+            name="endAt",
+            required=False,
+            description="callDate < endAt (RFC3339, any offset)",
+            schema_extra={"format": "date-time"},
+        ),
+    ] = "",
+    offset: Annotated[
+        str,
+        QueryParameter(
+            name="offset",
+            required=False,
+            schema_extra={"type": "integer", "minimum": 0, "default": 0},
+        ),
+    ] = "0",
+    limit: Annotated[
+        str,
+        QueryParameter(
+            name="limit",
+            required=False,
+            schema_extra={
+                "type": "integer",
+                "minimum": 1,
+                "maximum": contract.PAGE_LIMIT_MAX,
+                "default": contract.PAGE_LIMIT_DEFAULT,
+            },
+        ),
+    ] = str(contract.PAGE_LIMIT_DEFAULT),
 ) -> Response[CallDetailPage]:
     # The declared parameters document the API; the raw query string is what is checked, so that
     # unknown, repeated and malformed parameters are all refused the same way.
@@ -206,7 +211,7 @@ def _ingest(store: Store, app_id: str, body: bytes, media_type: str) -> IngestRe
 async def post_call_details(
     request: Request[object, object, object],
     state: State,
-    app_id: str = Parameter(title="appID", description="App ID"),
+    app_id: Annotated[str, PathParameter(title="appID", description="App ID")],
 ) -> IngestResponse:
     # Refuse what can be refused before a byte of the body is read.
     await anyio.to_thread.run_sync(_caller, request, app_id, "ingest")
