@@ -1,0 +1,187 @@
+"""A live `cdrstore serve`, and the seed's own client snippets against it (only URL and token changed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url
+        self.token = token
+        self.url = f"{base_url}/v1/api/apps/demo/data/call-detail?offset=0"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Server]:
+    work: Path = tmp_path_factory.mktemp("serve")
+    port = free_port()
+    env = {**os.environ, "CDRSTORE_DATABASE_URL": f"sqlite:///{work / 'live.db'}", "NO_COLOR": "1"}
+    demo = subprocess.run(
+        [sys.executable, "-m", "cdrstore", "demo", "--records", "500"],
+        env=env, cwd=work, capture_output=True, text=True, timeout=120, check=True,
+    )
+    token = demo.stdout.split("token: ")[1].split()[0]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cdrstore", "serve", "--port", str(port), "--workers", "2", "--rate-limit", "off"],
+        env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+        time.sleep(0.2)
+    yield Server(base, token)
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def check_page(text: str) -> None:
+    body = json.loads(text)
+    assert body["code"] == 0
+    assert len(body["result"]) == 100
+    assert len(body["result"][0]) == 46
+
+
+def test_health_and_docs(server):
+    assert httpx.get(f"{server.base_url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{server.base_url}/readyz").json() == {"status": "ready"}
+    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    assert "/v1/api/apps/{app_id}/data/call-detail" in spec["paths"]
+    get_op = spec["paths"]["/v1/api/apps/{app_id}/data/call-detail"]["get"]
+    assert {p["name"] for p in get_op["parameters"]} >= {"callType", "status", "startAt", "endAt", "offset", "limit"}
+    assert {"400", "401", "403", "429"} <= set(get_op["responses"])
+    docs = httpx.get(f"{server.base_url}/docs")
+    assert docs.status_code == 200 and "<html" in docs.text.lower()
+
+
+def test_seed_curl_snippet(server):
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    out = subprocess.run(
+        [
+            curl, "--silent", "--show-error", "--fail",
+            "--request", "GET",
+            "--url", server.url,
+            "--header", f"Authorization: Bearer {server.token}",
+            "--header", "Content-Type: application/json",
+            "--header", "accept: application/json",
+        ],
+        capture_output=True, text=True, check=True, timeout=30,
+    )
+    check_page(out.stdout)
+
+
+def test_seed_python_requests_snippet(server):
+    requests = pytest.importorskip("requests")
+    url = server.url
+    headers = {
+        "accept": "application/json",
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {server.token}",
+    }
+    response = requests.get(url, headers=headers)
+    check_page(response.text)
+
+
+NODE_FETCH = """
+const url = process.argv[1];
+const options = {
+method: 'GET',
+headers: {
+accept: 'application/json',
+'Content-Type': 'application/json',
+Authorization: 'Bearer ' + process.argv[2]
+}
+};
+fetch(url, options)
+.then(res => res.json())
+.then(json => console.log(JSON.stringify(json)))
+.catch(err => { console.error(err); process.exit(1); });
+"""
+
+NODE_HTTP = """
+const http = require('http');
+const u = new URL(process.argv[1]);
+const options = {
+method: 'GET',
+hostname: u.hostname,
+port: u.port,
+path: u.pathname + u.search,
+headers: {
+accept: 'application/json',
+'Content-Type': 'application/json',
+Authorization: 'Bearer ' + process.argv[2]
+}
+};
+const req = http.request(options, function (res) {
+const chunks = [];
+res.on('data', function (chunk) {
+chunks.push(chunk);
+});
+res.on('end', function () {
+const body = Buffer.concat(chunks);
+console.log(body.toString());
+});
+});
+req.end();
+"""
+
+
+@pytest.mark.parametrize("script", [NODE_FETCH, NODE_HTTP], ids=["fetch", "http"])
+def test_seed_node_snippets(server, script):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    out = subprocess.run(
+        [node, "-e", script, server.url, server.token], capture_output=True, text=True, timeout=30, check=True
+    )
+    check_page(out.stdout)
+
+
+def test_concurrent_writers_and_readers_through_two_workers(server):
+    headers = {"Authorization": f"Bearer {server.token}"}
+    path = f"{server.base_url}/v1/api/apps/demo/data/call-detail"
+    batches = [
+        [
+            {"id": f"live-{b}-{i}", "callDirection": "Outbound", "callType": "onnet",
+             "callDate": "2030-01-01T00:00:00Z", "status": "Busy"}
+            for i in range(200)
+        ]
+        for b in range(6)
+    ]
+    import concurrent.futures
+
+    with httpx.Client(timeout=60) as client, concurrent.futures.ThreadPoolExecutor(6) as pool:
+        posts = list(pool.map(lambda b: client.post(path, json=b, headers=headers), batches))
+        assert [p.status_code for p in posts] == [200] * 6
+        ids: list[str] = []
+        for offset in (0, 500, 1000):
+            params = {"startAt": "2030-01-01T00:00:00Z", "offset": offset, "limit": 500}
+            ids += [r["id"] for r in client.get(path, params=params, headers=headers).json()["result"]]
+    assert len(ids) == len(set(ids)) == 1200
