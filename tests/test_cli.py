@@ -22,7 +22,9 @@ from tests.conftest import calls_path, record
 def cli(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
 
-    def run(*args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, input: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "CDRSTORE_DATABASE_URL": url, "NO_COLOR": "1", "COLUMNS": "200"}
         proc = subprocess.run(
             [sys.executable, "-m", "cdrstore", *args],
@@ -44,13 +46,23 @@ def cli(tmp_path: Path):
 
 def get(url: str, app_id: str, token: str, **params: Any) -> Any:
     with TestClient(create_app(Settings(url, 0))) as client:
-        return client.get(calls_path(app_id), params=params, headers={"Authorization": f"Bearer {token}"})
+        return client.get(
+            calls_path(app_id), params=params, headers={"Authorization": f"Bearer {token}"}
+        )
 
 
 def test_every_command_has_help(cli):
     for args in (
-        [], ["serve"], ["db", "upgrade"], ["apps", "create"], ["apps", "list"], ["tokens", "create"],
-        ["tokens", "list"], ["tokens", "revoke"], ["import"], ["demo"],
+        [],
+        ["serve"],
+        ["db", "upgrade"],
+        ["apps", "create"],
+        ["apps", "list"],
+        ["tokens", "create"],
+        ["tokens", "list"],
+        ["tokens", "revoke"],
+        ["import"],
+        ["demo"],
     ):
         proc = cli(*args, "--help")
         assert "Usage" in proc.stdout
@@ -78,7 +90,9 @@ def test_apps_create_refuses_a_bad_id(cli):
 
 def test_tokens_lifecycle(cli):
     cli("apps", "create", "Acme", "--id", "acme")
-    token = cli("tokens", "create", "--app", "acme", "--scope", "read", "--scope", "ingest", "--name", "etl").stdout
+    token = cli(
+        "tokens", "create", "--app", "acme", "--scope", "read", "--scope", "ingest", "--name", "etl"
+    ).stdout
     assert token.endswith("\n") and token.count("\n") == 1
     token = token.strip()
     assert token.startswith("cdr_")
@@ -95,7 +109,9 @@ def test_tokens_lifecycle(cli):
 
 def test_tokens_revoke_by_secret_and_expiry(cli):
     cli("apps", "create", "Acme", "--id", "acme")
-    token = cli("tokens", "create", "--app", "acme", "--scope", "read", "--expires-in", "12h").stdout.strip()
+    token = cli(
+        "tokens", "create", "--app", "acme", "--scope", "read", "--expires-in", "12h"
+    ).stdout.strip()
     assert json.loads(cli("tokens", "list", "--app", "acme", "--json").stdout)["expires"]
     cli("tokens", "revoke", token)
     assert get(cli.url, "acme", token).status_code == 401
@@ -130,7 +146,9 @@ def test_import_formats_and_idempotency(cli):
     d = cli.dir
     (d / "a.json").write_bytes(msgspec.json.encode([record(id="a1"), record(id="a2")]))
     (d / "b.json").write_bytes(msgspec.json.encode({"code": 0, "result": [record(id="b1")]}))
-    (d / "c.ndjson").write_bytes(b"\n".join(msgspec.json.encode(record(id=f"c{i}")) for i in range(3)) + b"\n")
+    (d / "c.ndjson").write_bytes(
+        b"\n".join(msgspec.json.encode(record(id=f"c{i}")) for i in range(3)) + b"\n"
+    )
     proc = cli("import", "--app", "acme", "a.json", "b.json", "c.ndjson")
     assert "imported 6 records into acme: 6 inserted, 0 updated, 0 unchanged" in proc.stdout
     again = cli("import", "--app", "acme", "a.json", "b.json", "c.ndjson", "--jobs", "1")
@@ -192,6 +210,9 @@ def test_db_option_overrides_the_environment(cli, tmp_path):
     other = f"sqlite:///{tmp_path / 'other.db'}"
     cli("--db", other, "apps", "create", "X", "--id", "x1")
     cli("apps", "create", "Y", "--id", "y1", "--db", other)
-    ids = [json.loads(line)["id"] for line in cli("apps", "list", "--json", "--db", other).stdout.splitlines()]
+    ids = [
+        json.loads(line)["id"]
+        for line in cli("apps", "list", "--json", "--db", other).stdout.splitlines()
+    ]
     assert ids == ["x1", "y1"]
     assert cli("apps", "list", "--json").stdout == ""

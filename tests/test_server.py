@@ -36,12 +36,31 @@ def server(tmp_path_factory) -> Iterator[Server]:
     env = {**os.environ, "CDRSTORE_DATABASE_URL": f"sqlite:///{work / 'live.db'}", "NO_COLOR": "1"}
     demo = subprocess.run(
         [sys.executable, "-m", "cdrstore", "demo", "--records", "500"],
-        env=env, cwd=work, capture_output=True, text=True, timeout=120, check=True,
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     token = demo.stdout.split("token: ")[1].split()[0]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cdrstore", "serve", "--port", str(port), "--workers", "2", "--rate-limit", "off"],
-        env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "cdrstore",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--rate-limit",
+            "off",
+        ],
+        env=env,
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -53,7 +72,9 @@ def server(tmp_path_factory) -> Iterator[Server]:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise RuntimeError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise RuntimeError(
+                f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
+            )
         time.sleep(0.2)
     yield Server(base, token)
     proc.terminate()
@@ -73,7 +94,14 @@ def test_health_and_docs(server):
     spec = httpx.get(f"{server.base_url}/openapi.json").json()
     assert "/v1/api/apps/{app_id}/data/call-detail" in spec["paths"]
     get_op = spec["paths"]["/v1/api/apps/{app_id}/data/call-detail"]["get"]
-    assert {p["name"] for p in get_op["parameters"]} >= {"callType", "status", "startAt", "endAt", "offset", "limit"}
+    assert {p["name"] for p in get_op["parameters"]} >= {
+        "callType",
+        "status",
+        "startAt",
+        "endAt",
+        "offset",
+        "limit",
+    }
     assert {"400", "401", "403", "429"} <= set(get_op["responses"])
     docs = httpx.get(f"{server.base_url}/docs")
     assert docs.status_code == 200 and "<html" in docs.text.lower()
@@ -85,14 +113,25 @@ def test_seed_curl_snippet(server):
         pytest.skip("curl is not installed")
     out = subprocess.run(
         [
-            curl, "--silent", "--show-error", "--fail",
-            "--request", "GET",
-            "--url", server.url,
-            "--header", f"Authorization: Bearer {server.token}",
-            "--header", "Content-Type: application/json",
-            "--header", "accept: application/json",
+            curl,
+            "--silent",
+            "--show-error",
+            "--fail",
+            "--request",
+            "GET",
+            "--url",
+            server.url,
+            "--header",
+            f"Authorization: Bearer {server.token}",
+            "--header",
+            "Content-Type: application/json",
+            "--header",
+            "accept: application/json",
         ],
-        capture_output=True, text=True, check=True, timeout=30,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     )
     check_page(out.stdout)
 
@@ -159,7 +198,11 @@ def test_seed_node_snippets(server, script):
     if node is None:
         pytest.skip("node is not installed")
     out = subprocess.run(
-        [node, "-e", script, server.url, server.token], capture_output=True, text=True, timeout=30, check=True
+        [node, "-e", script, server.url, server.token],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     check_page(out.stdout)
 
@@ -169,8 +212,13 @@ def test_concurrent_writers_and_readers_through_two_workers(server):
     path = f"{server.base_url}/v1/api/apps/demo/data/call-detail"
     batches = [
         [
-            {"id": f"live-{b}-{i}", "callDirection": "Outbound", "callType": "onnet",
-             "callDate": "2030-01-01T00:00:00Z", "status": "Busy"}
+            {
+                "id": f"live-{b}-{i}",
+                "callDirection": "Outbound",
+                "callType": "onnet",
+                "callDate": "2030-01-01T00:00:00Z",
+                "status": "Busy",
+            }
             for i in range(200)
         ]
         for b in range(6)
@@ -183,5 +231,7 @@ def test_concurrent_writers_and_readers_through_two_workers(server):
         ids: list[str] = []
         for offset in (0, 500, 1000):
             params = {"startAt": "2030-01-01T00:00:00Z", "offset": offset, "limit": 500}
-            ids += [r["id"] for r in client.get(path, params=params, headers=headers).json()["result"]]
+            ids += [
+                r["id"] for r in client.get(path, params=params, headers=headers).json()["result"]
+            ]
     assert len(ids) == len(set(ids)) == 1200

@@ -157,7 +157,9 @@ def read_file_chunks(stream: IO[bytes], chunk_records: int) -> Iterator[list[tup
     if first == b"[" or (first == b"{" and _starts_envelope(head)):
         raws = decode_json_body(stream.read())
         for start in range(0, len(raws), chunk_records):
-            yield [(start + i, bytes(raw)) for i, raw in enumerate(raws[start : start + chunk_records])]
+            yield [
+                (start + i, bytes(raw)) for i, raw in enumerate(raws[start : start + chunk_records])
+            ]
         return
     chunk: list[tuple[int, bytes]] = []
     index = 0

@@ -78,7 +78,9 @@ def _open(db: str | None, *, migrate: bool = True) -> Store:
         if migrate and store.engine.dialect.name == "sqlite":
             store.upgrade()
         elif migrate and not store.is_current():
-            raise fail(f"the database schema is not current: run `cdrstore db upgrade --db {redact_url(url)}`")
+            raise fail(
+                f"the database schema is not current: run `cdrstore db upgrade --db {redact_url(url)}`"
+            )
     except StoreError as exc:
         raise fail(str(exc)) from None
     except typer.Exit:
@@ -107,7 +109,9 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     rate_limit: Annotated[
         str | None,
-        typer.Option(help=f"Requests a minute a token, or 'off' (default: ${RATE_LIMIT_ENV} or 500)."),
+        typer.Option(
+            help=f"Requests a minute a token, or 'off' (default: ${RATE_LIMIT_ENV} or 500)."
+        ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     db: DbOption = None,
@@ -125,8 +129,10 @@ def serve(
     store = _open(url)  # migrates once here, before any worker starts
     store.close()
     os.environ[DATABASE_URL_ENV] = url  # every worker builds its app from the environment
-    err.print(f"cdrstore {__version__} serving {redact_url(url)} on http://{host}:{port} "
-              f"({workers} worker{'s' if workers > 1 else ''}); API docs at http://{host}:{port}/docs")
+    err.print(
+        f"cdrstore {__version__} serving {redact_url(url)} on http://{host}:{port} "
+        f"({workers} worker{'s' if workers > 1 else ''}); API docs at http://{host}:{port}/docs"
+    )
     uvicorn.run(
         "cdrstore.api.app:create_app",
         factory=True,
@@ -184,7 +190,12 @@ def apps_list(
     rows = store.list_apps()
     if as_json:
         for a, n in rows:
-            out.print(msgspec.json.encode({"id": a.app_id, "name": a.name, "records": n, "created": _iso(a.created_at)}).decode(), markup=False)
+            out.print(
+                msgspec.json.encode(
+                    {"id": a.app_id, "name": a.name, "records": n, "created": _iso(a.created_at)}
+                ).decode(),
+                markup=False,
+            )
         return
     table = Table("ID", "Name", "Records", "Created")
     for a, n in rows:
@@ -216,7 +227,10 @@ def tokens_create(
     scopes = frozenset(scope)
     unknown = scopes - set(SCOPES)
     if unknown or not scopes:
-        raise fail(f"--scope must be one of {', '.join(SCOPES)} (got {', '.join(sorted(unknown)) or 'none'})", 2)
+        raise fail(
+            f"--scope must be one of {', '.join(SCOPES)} (got {', '.join(sorted(unknown)) or 'none'})",
+            2,
+        )
     expires_at = None
     if expires_in is not None:
         try:
@@ -229,8 +243,10 @@ def tokens_create(
         info = store.add_token(app_id, hash_secret(secret), scopes, name, expires_at)
     except UnknownApp as exc:
         raise fail(str(exc)) from None
-    err.print(f"token {info.token_id} for app {app_id} ({', '.join(sorted(scopes))}"
-              f"{', expires ' + _iso(expires_at) if expires_at else ''}); it is shown only once")
+    err.print(
+        f"token {info.token_id} for app {app_id} ({', '.join(sorted(scopes))}"
+        f"{', expires ' + _iso(expires_at) if expires_at else ''}); it is shown only once"
+    )
     out.print(secret, markup=False)
 
 
@@ -262,7 +278,14 @@ def tokens_list(
         return
     table = Table("ID", "Name", "Scopes", "Created", "Expires", "State")
     for row in rows:
-        table.add_row(row["id"], row["name"], ",".join(row["scopes"]), row["created"], row["expires"], row["state"])
+        table.add_row(
+            row["id"],
+            row["name"],
+            ",".join(row["scopes"]),
+            row["created"],
+            row["expires"],
+            row["state"],
+        )
     out.print(table)
 
 
@@ -288,7 +311,7 @@ def import_(
     app_id: Annotated[str, typer.Option("--app", help="The app to import into.")],
     files: Annotated[
         list[str],
-        typer.Argument(help="JSON array, {\"result\": [...]} or NDJSON files; - for stdin."),
+        typer.Argument(help='JSON array, {"result": [...]} or NDJSON files; - for stdin.'),
     ],
     jobs: Annotated[
         int, typer.Option(min=1, help="Processes decoding and validating in parallel.")
@@ -321,7 +344,10 @@ def import_(
         task = bar.add_task("import", total=total_bytes, records=0)
         try:
             result = import_files(
-                store, app_id, sources, jobs,
+                store,
+                app_id,
+                sources,
+                jobs,
                 lambda done, read: bar.update(task, completed=read, records=done),
             )
         except (UnknownApp, BatchError) as exc:
@@ -332,10 +358,14 @@ def import_(
                     source.stream.close()
     elapsed = time.perf_counter() - started
     if result.invalid:
-        for source, error in result.errors:
-            where = f"{source}: " if len(sources) > 1 else ""
+        for source_name, error in result.errors:
+            where = f"{source_name}: " if len(sources) > 1 else ""
             field = f"{error.field}: " if error.field else ""
-            err.print(f"{where}record {error.index}: {field}{error.message}", markup=False, highlight=False)
+            err.print(
+                f"{where}record {error.index}: {field}{error.message}",
+                markup=False,
+                highlight=False,
+            )
         more = result.invalid - len(result.errors)
         raise fail(
             f"{result.invalid} invalid record(s){f' ({more} not listed)' if more > 0 else ''}; nothing imported"
@@ -353,8 +383,12 @@ def import_(
 def demo(
     records: Annotated[int, typer.Option(min=0, help="Synthetic records to create.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Seed for the synthetic records.")] = 1,
-    token_file: Annotated[Path, typer.Option(help="Where the demo token is kept.")] = Path(DEMO_TOKEN_FILE),
-    base_url: Annotated[str, typer.Option(help="Where the server will listen, for the curl example.")] = "http://127.0.0.1:8080",
+    token_file: Annotated[Path, typer.Option(help="Where the demo token is kept.")] = Path(
+        DEMO_TOKEN_FILE
+    ),
+    base_url: Annotated[
+        str, typer.Option(help="Where the server will listen, for the curl example.")
+    ] = "http://127.0.0.1:8080",
     db: DbOption = None,
 ) -> None:
     """Create the demo app with synthetic CDRs and a read+ingest token (reusing what exists)."""
@@ -395,7 +429,12 @@ def _demo_token(store: Store, token_file: Path) -> str:
     if token_file.is_file():
         secret = token_file.read_text().strip()
         info = store.find_token(hash_secret(secret)) if looks_like_secret(secret) else None
-        if info and info.app_id == DEMO_APP_ID and info.is_active(time.time()) and info.scopes >= {"read", "ingest"}:
+        if (
+            info
+            and info.app_id == DEMO_APP_ID
+            and info.is_active(time.time())
+            and info.scopes >= {"read", "ingest"}
+        ):
             err.print(f"reusing the demo token in {token_file}")
             return secret
         err.print(f"the token in {token_file} is no longer valid; creating a new one")

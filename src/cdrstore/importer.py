@@ -79,7 +79,9 @@ def import_files(
     a source that is not JSON or NDJSON at all raises BatchError.
     """
     if store.get_app(app_id) is None:
-        raise UnknownApp(f"no app {app_id!r}: create it with `cdrstore apps create NAME --id {app_id}`")
+        raise UnknownApp(
+            f"no app {app_id!r}: create it with `cdrstore apps create NAME --id {app_id}`"
+        )
     result = ImportResult()
     seen: dict[str, str] = {}
     done = read = 0
@@ -87,7 +89,9 @@ def import_files(
     try:
         with store.writer(app_id) as writer:
             for source in sources:
-                validator = BatchValidator(source=source.name if len(sources) > 1 else "", seen=seen)
+                validator = BatchValidator(
+                    source=source.name if len(sources) > 1 else "", seen=seen
+                )
                 chunks = read_file_chunks(source.stream, CHUNK_RECORDS)
                 for decoded, size in _decoded_chunks(chunks, pool, jobs):
                     records = validator.accept(decoded)

@@ -49,7 +49,9 @@ def parse_call_query(pairs: Iterable[tuple[str, str]]) -> PageQuery:
     call_type = status = None
     if given.get("callType"):
         if given["callType"] not in CALL_TYPES:
-            raise QueryError(f"invalid callType: {given['callType']!r} (one of {', '.join(CALL_TYPES)})")
+            raise QueryError(
+                f"invalid callType: {given['callType']!r} (one of {', '.join(CALL_TYPES)})"
+            )
         call_type = CALL_TYPES.index(given["callType"])
     if given.get("status"):
         if given["status"] not in STATUSES:

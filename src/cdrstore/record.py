@@ -58,7 +58,9 @@ OptionalTimestamp = Annotated[
 ]
 PhoneNumber = Annotated[
     str | int,
-    msgspec.Meta(description="phone number; ingest accepts a string or an integer, served as a string"),
+    msgspec.Meta(
+        description="phone number; ingest accepts a string or an integer, served as a string"
+    ),
 ]
 
 
@@ -91,7 +93,9 @@ class Record(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=RECORD_ID_MAX_LENGTH)]
     hid: str = ""
     svcID: str = ""
-    date: Annotated[str, msgspec.Meta(description="YYYYMMDD; derived from callDate when absent")] = ""
+    date: Annotated[
+        str, msgspec.Meta(description="YYYYMMDD; derived from callDate when absent")
+    ] = ""
     roomID: str = ""
     seq: int = 0
     type: Literal["call"] = "call"

@@ -20,7 +20,9 @@ def parse_rate_limit(text: str) -> int:
     if value.endswith("/min"):
         value = value[: -len("/min")]
     if not value.isdigit():
-        raise ValueError(f"{RATE_LIMIT_ENV} must be requests a minute (e.g. 500) or 'off', got {text!r}")
+        raise ValueError(
+            f"{RATE_LIMIT_ENV} must be requests a minute (e.g. 500) or 'off', got {text!r}"
+        )
     return int(value)
 
 

@@ -43,19 +43,91 @@ _REGIONS: Final = (
     ("MY", "60", 9, 0.05),
 )
 _DEPARTMENTS: Final = ("Sales", "Support", "Billing", "Technical", "Retention")
-_ROLES: Final = (("AGENT", "Agent", 0.80), ("SUPERVISOR", "Supervisor", 0.15), ("ADMIN", "Admin", 0.05))
+_ROLES: Final = (
+    ("AGENT", "Agent", 0.80),
+    ("SUPERVISOR", "Supervisor", 0.15),
+    ("ADMIN", "Admin", 0.05),
+)
 _FIRST: Final = (
-    "Amy", "Ben", "Chloe", "Daniel", "Emma", "Felix", "Grace", "Henry", "Ivy", "Jason", "Karen",
-    "Leo", "Mei", "Nathan", "Olivia", "Peter", "Queenie", "Ryan", "Sophie", "Tom", "Vivian",
-    "Wing", "Xavier", "Yuki", "Zoe", "Siu Ming", "José", "Zoë", "Łukasz", "Anaïs",
+    "Amy",
+    "Ben",
+    "Chloe",
+    "Daniel",
+    "Emma",
+    "Felix",
+    "Grace",
+    "Henry",
+    "Ivy",
+    "Jason",
+    "Karen",
+    "Leo",
+    "Mei",
+    "Nathan",
+    "Olivia",
+    "Peter",
+    "Queenie",
+    "Ryan",
+    "Sophie",
+    "Tom",
+    "Vivian",
+    "Wing",
+    "Xavier",
+    "Yuki",
+    "Zoe",
+    "Siu Ming",
+    "José",
+    "Zoë",
+    "Łukasz",
+    "Anaïs",
 )
 _LAST: Final = (
-    "Chan", "Wong", "Lee", "Tan", "Lim", "Smith", "Brown", "Taylor", "Ng", "Cheung", "Lau",
-    "Ho", "Müller", "García", "O'Brien", "Nguyen", "Kim", "Patel", "Sato", "Chen",
+    "Chan",
+    "Wong",
+    "Lee",
+    "Tan",
+    "Lim",
+    "Smith",
+    "Brown",
+    "Taylor",
+    "Ng",
+    "Cheung",
+    "Lau",
+    "Ho",
+    "Müller",
+    "García",
+    "O'Brien",
+    "Nguyen",
+    "Kim",
+    "Patel",
+    "Sato",
+    "Chen",
 )
 # Share of a day's calls in each UTC hour (a contact centre in UTC+8 would shift this by 8).
 _HOURLY: Final = (
-    1, 1, 1, 1, 1, 2, 4, 7, 10, 12, 12, 11, 8, 10, 11, 11, 10, 8, 6, 4, 3, 2, 1, 1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    2,
+    4,
+    7,
+    10,
+    12,
+    12,
+    11,
+    8,
+    10,
+    11,
+    11,
+    10,
+    8,
+    6,
+    4,
+    3,
+    2,
+    1,
+    1,
 )
 
 
@@ -106,9 +178,7 @@ class Generator:
         self._outcome_weights = [o[1] for o in _OUTCOMES]
         self._type_weights = [t[1] for t in _CALL_TYPES]
         self._role_weights = [r[2] for r in _ROLES]
-        self._day_weights = [
-            0.3 if (start.weekday() + d) % 7 >= 5 else 1.0 for d in range(days)
-        ]
+        self._day_weights = [0.3 if (start.weekday() + d) % 7 >= 5 else 1.0 for d in range(days)]
 
     def _agent(self, i: int) -> _Agent:
         rng = self.rng
@@ -175,7 +245,9 @@ class Generator:
             "DisplayName": f"{customer_first} {customer_last}",
         }
         caller_side, callee_side = (party_side, staff_side) if inbound else (staff_side, party_side)
-        caller, callee = (customer_number, agent.number) if inbound else (agent.number, customer_number)
+        caller, callee = (
+            (customer_number, agent.number) if inbound else (agent.number, customer_number)
+        )
         if inbound:
             names = (customer_first, customer_last, *agent.display_name.split(" ", 1))
         else:
@@ -211,7 +283,9 @@ class Generator:
             "mediaType": "video" if video else "audio",
             "isRecording": recorded,
             "hasAudioFile": recorded,
-            "recordingEventList": self._recordings(agent, call_ms, end_ms, video) if recorded else [],
+            "recordingEventList": self._recordings(agent, call_ms, end_ms, video)
+            if recorded
+            else [],
             "recordType": "call" if status != "Not Answered" or rng.random() < 0.7 else "voicemail",
             "fromRole": caller_side["Role"],
             "toRole": callee_side["Role"],
@@ -237,7 +311,9 @@ class Generator:
             return "2001:db8:" + ":".join(f"{rng.getrandbits(16):x}" for _ in range(6))
         return f"{rng.choice((203, 118, 58, 61, 112))}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
 
-    def _recordings(self, agent: _Agent, start_ms: int, end_ms: int, video: bool) -> list[dict[str, Any]]:
+    def _recordings(
+        self, agent: _Agent, start_ms: int, end_ms: int, video: bool
+    ) -> list[dict[str, Any]]:
         rng = self.rng
         file_id = _hex_id(rng)
         duration = end_ms - start_ms

@@ -26,8 +26,26 @@ def assert_403(r):
 
 @pytest.mark.parametrize(
     "header",
-    [None, "", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "cdr_abc", "Bearer cdr_" + "x" * 43, "Bearer nonsense"],
-    ids=["absent", "empty", "no token", "blank token", "basic", "no scheme", "unknown", "malformed"],
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "cdr_abc",
+        "Bearer cdr_" + "x" * 43,
+        "Bearer nonsense",
+    ],
+    ids=[
+        "absent",
+        "empty",
+        "no token",
+        "blank token",
+        "basic",
+        "no scheme",
+        "unknown",
+        "malformed",
+    ],
 )
 def test_missing_malformed_or_unknown_token_is_401(client, tokens, header):
     tokens.app("acme")
@@ -66,7 +84,10 @@ def test_token_of_another_app_is_403_whether_or_not_the_app_exists(client, token
         assert_403(client.get(calls_path(app_id), headers=headers))
         assert_403(client.post(calls_path(app_id), json=[record()], headers=headers))
     # globex's record is untouched and unseen
-    assert [r["id"] for r in client.get(calls_path("globex"), headers=tokens.headers("globex")).json()["result"]] == ["rec-0001"]
+    assert [
+        r["id"]
+        for r in client.get(calls_path("globex"), headers=tokens.headers("globex")).json()["result"]
+    ] == ["rec-0001"]
 
 
 def test_403_messages_are_the_same_for_existing_and_missing_apps(client, tokens):

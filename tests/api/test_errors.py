@@ -12,7 +12,9 @@ PATH = calls_path("acme")
 
 
 def error_cases(auth, read_only):
-    big = b"\n".join(msgspec.json.encode(record(id=f"r{i}")) for i in range(contract.BATCH_MAX_RECORDS + 1))
+    big = b"\n".join(
+        msgspec.json.encode(record(id=f"r{i}")) for i in range(contract.BATCH_MAX_RECORDS + 1)
+    )
     return [
         ("GET", PATH + "?foo=1", auth, None, None, 400),
         ("POST", PATH, auth, b"[{", "application/json", 400),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -112,9 +113,14 @@ def test_unencoded_plus_in_offset_is_understood(client, auth, loaded):
 
 
 def test_consecutive_windows_never_overlap(client, auth, loaded):
-    bounds = ["2022-11-07T00:00:00Z", "2022-11-08T00:00:00Z", "2022-11-09T00:00:00Z", "2022-11-10T00:00:00Z"]
+    bounds = [
+        "2022-11-07T00:00:00Z",
+        "2022-11-08T00:00:00Z",
+        "2022-11-09T00:00:00Z",
+        "2022-11-10T00:00:00Z",
+    ]
     got = []
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         got += ids(client.get(PATH, params={"startAt": lo, "endAt": hi}, headers=auth))
     assert got == [r["id"] for r in loaded]
 
@@ -143,7 +149,9 @@ def test_link_header_points_at_the_next_page_and_is_absent_on_the_last(client, a
         assert rel.strip() == 'rel="next"'
         url = target.strip()[1:-1]
         query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
-        assert query["limit"] == "25" and query["callType"] == "" and query["offset"] == str(len(seen))
+        assert (
+            query["limit"] == "25" and query["callType"] == "" and query["offset"] == str(len(seen))
+        )
     assert seen == [r["id"] for r in loaded]
 
 

@@ -105,9 +105,7 @@ def test_result_envelope_is_accepted_so_a_page_can_be_posted_back(client, auth, 
 
 def test_ndjson_body(client, auth):
     body = b"\n".join(msgspec.json.encode(record(id=f"n{i}")) for i in range(4)) + b"\n\n"
-    r = client.post(
-        PATH, content=body, headers={**auth, "Content-Type": "application/x-ndjson"}
-    )
+    r = client.post(PATH, content=body, headers={**auth, "Content-Type": "application/x-ndjson"})
     assert r.status_code == 200, r.text
     assert r.json()["result"]["inserted"] == 4
 
@@ -126,7 +124,7 @@ def test_resending_a_batch_never_duplicates_and_counts_exactly(client, auth):
     client.post(PATH, json=batch, headers=auth)
     batch[1]["status"] = "Busy"
     batch[3]["callDate"] = "2022-12-01T00:00:00Z"
-    r = client.post(PATH, json=batch + [record(id="new")], headers=auth)
+    r = client.post(PATH, json=[*batch, record(id="new")], headers=auth)
     assert r.json()["result"] == {"received": 6, "inserted": 1, "updated": 2, "unchanged": 3}
     got = stored(client, auth)
     assert len(got) == 6
@@ -142,7 +140,10 @@ def test_an_unchanged_record_in_another_offset_is_unchanged(client, auth):
 
 def test_empty_batch_is_fine(client, auth):
     r = client.post(PATH, json=[], headers=auth)
-    assert r.json() == {"code": 0, "result": {"received": 0, "inserted": 0, "updated": 0, "unchanged": 0}}
+    assert r.json() == {
+        "code": 0,
+        "result": {"received": 0, "inserted": 0, "updated": 0, "unchanged": 0},
+    }
 
 
 def test_unicode_free_text_round_trips(client, auth):
@@ -178,8 +179,16 @@ BAD_RECORDS = [
     ("invalid fromIP", record(fromIP="300.1.2.3"), "fromIP"),
     ("ip with leading zero", record(fromIP="010.1.2.3"), "fromIP"),
     ("bad date", record(date="2023-07-04"), "date"),
-    ("bad file type", record(recordingEventList=[{"files": [{"type": 4}]}]), "recordingEventList[0].files[0].type"),
-    ("bad recording time", record(recordingEventList=[{"startAt": "noon"}]), "recordingEventList[0].startAt"),
+    (
+        "bad file type",
+        record(recordingEventList=[{"files": [{"type": 4}]}]),
+        "recordingEventList[0].files[0].type",
+    ),
+    (
+        "bad recording time",
+        record(recordingEventList=[{"startAt": "noon"}]),
+        "recordingEventList[0].startAt",
+    ),
     ("unknown nested key", record(recordingEventList=[{"file": []}]), "recordingEventList[0].file"),
     ("record not an object", [1, 2], ""),
 ]
@@ -252,7 +261,9 @@ def test_invalid_utf8_in_ndjson(client, auth):
     assert stored(client, auth) == []
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "multipart/form-data", None])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/xml", "multipart/form-data", None]
+)
 def test_unsupported_content_type_is_415(client, auth, content_type):
     headers = dict(auth)
     if content_type:
@@ -264,7 +275,9 @@ def test_unsupported_content_type_is_415(client, auth, content_type):
 
 
 def test_more_than_10000_records_is_413(client, auth):
-    body = b"\n".join([msgspec.json.encode(record(id=f"r{i}")) for i in range(BATCH_MAX_RECORDS + 1)])
+    body = b"\n".join(
+        [msgspec.json.encode(record(id=f"r{i}")) for i in range(BATCH_MAX_RECORDS + 1)]
+    )
     r = client.post(PATH, content=body, headers={**auth, "Content-Type": "application/x-ndjson"})
     assert r.status_code == 413
     assert r.json()["code"] == CODE_BAD_REQUEST

@@ -84,7 +84,9 @@ bounds = st.one_of(
     limit=st.integers(1, 60),
     min_offset=st.sampled_from([0, 1, 50]),
 )
-def test_seek_matches_plain_offset(dataset, call_type, status, start, end, offset, limit, min_offset):
+def test_seek_matches_plain_offset(
+    dataset, call_type, status, start, end, offset, limit, min_offset
+):
     store, model = dataset
     if start is not None and end is not None and end < start:
         start, end = end, start

@@ -19,7 +19,7 @@ from .ratelimit import RateLimiter
 
 
 @get("/openapi.json", include_in_schema=False, media_type="application/vnd.oai.openapi+json")
-async def openapi_json(request: Request[object, object, object]) -> dict[str, Any]:
+async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The OpenAPI document at the root, where generic tools look first (also at /docs/openapi.json)."""
     return request.app.openapi_schema.to_schema()
 
@@ -57,5 +57,3 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         request_max_body_size=contract.BATCH_MAX_BYTES,
         debug=False,
     )
-
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from typing import Final
+from typing import Any, Final
 
 from litestar import Request
 
@@ -16,14 +16,16 @@ _CHALLENGE: Final = {"WWW-Authenticate": 'Bearer realm="cdrstore"'}
 _INVALID: Final = {"WWW-Authenticate": 'Bearer realm="cdrstore", error="invalid_token"'}
 
 
-def bearer_secret(request: Request[object, object, object]) -> str:
+def bearer_secret(request: Request[Any, Any, Any]) -> str:
     header = request.headers.get("authorization")
     if not header:
         raise ApiError(401, "missing bearer token", headers=_CHALLENGE)
     scheme, _, secret = header.strip().partition(" ")
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret:
-        raise ApiError(401, "malformed Authorization header: expected 'Bearer <token>'", headers=_INVALID)
+        raise ApiError(
+            401, "malformed Authorization header: expected 'Bearer <token>'", headers=_INVALID
+        )
     return secret
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 from urllib.parse import quote, urlencode
 
 import anyio.to_thread
@@ -64,7 +64,7 @@ _INGEST_ERRORS: Final = {
 }
 
 
-def _caller(request: Request[object, object, object], app_id: str, scope: str) -> TokenInfo:
+def _caller(request: Request[Any, Any, Any], app_id: str, scope: str) -> TokenInfo:
     """Authenticate, authorise and count the request against the token's rate limit."""
     store: Store = request.app.state.store
     token = authenticate(store, bearer_secret(request))
@@ -81,7 +81,7 @@ def _caller(request: Request[object, object, object], app_id: str, scope: str) -
     return token
 
 
-def _next_link(request: Request[object, object, object], offset: int, page: Page) -> dict[str, str]:
+def _next_link(request: Request[Any, Any, Any], offset: int, page: Page) -> dict[str, str]:
     if not page.has_more:
         return {}
     pairs = [(k, v) for k, v in request.query_params.multi_items() if k != "offset"]
@@ -95,16 +95,17 @@ def _next_link(request: Request[object, object, object], offset: int, page: Page
     summary="Get call details",
     description=(
         "One page of the app's call records, ordered by callDate then id. Every other query "
-        "parameter is refused. A `Link: rel=\"next\"` header follows when more records match."
+        'parameter is refused. A `Link: rel="next"` header follows when more records match.'
     ),
     responses=_COMMON_ERRORS,
     tags=["call-detail"],
 )
 async def get_call_details(
-    request: Request[object, object, object],
+    request: Request[Any, Any, Any],
     app_id: Annotated[str, PathParameter(title="appID", description="App ID")],
     call_type: Annotated[
-        str, QueryParameter(name="callType", required=False, schema_extra={"enum": ["", *CALL_TYPES]})
+        str,
+        QueryParameter(name="callType", required=False, schema_extra={"enum": ["", *CALL_TYPES]}),
     ] = "",
     status: Annotated[
         str, QueryParameter(name="status", required=False, schema_extra={"enum": ["", *STATUSES]})
@@ -154,7 +155,7 @@ async def get_call_details(
     return await anyio.to_thread.run_sync(_read_page, request, app_id)  # type: ignore[arg-type]
 
 
-def _read_page(request: Request[object, object, object], app_id: str) -> Response[bytes]:
+def _read_page(request: Request[Any, Any, Any], app_id: str) -> Response[bytes]:
     _caller(request, app_id, "read")
     try:
         query = parse_call_query(request.query_params.multi_items())
@@ -166,7 +167,7 @@ def _read_page(request: Request[object, object, object], app_id: str) -> Respons
     return Response(content=body, media_type=JSON, headers=_next_link(request, query.offset, page))
 
 
-def _media_type(request: Request[object, object, object]) -> str:
+def _media_type(request: Request[Any, Any, Any]) -> str:
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type not in INGEST_MEDIA_TYPES:
         shown = media_type or "none"
@@ -177,10 +178,12 @@ def _media_type(request: Request[object, object, object]) -> str:
     return media_type
 
 
-def _check_declared_length(request: Request[object, object, object]) -> None:
+def _check_declared_length(request: Request[Any, Any, Any]) -> None:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > contract.BATCH_MAX_BYTES:
-        raise ApiError(413, f"request too large: at most {contract.BATCH_MAX_BYTES} bytes a request")
+        raise ApiError(
+            413, f"request too large: at most {contract.BATCH_MAX_BYTES} bytes a request"
+        )
 
 
 def _ingest(store: Store, app_id: str, body: bytes, media_type: str) -> IngestResponse:
@@ -200,7 +203,7 @@ def _ingest(store: Store, app_id: str, body: bytes, media_type: str) -> IngestRe
     contract.CALL_DETAIL_PATH,
     summary="Ingest call details (extension)",
     description=(
-        "A JSON array of records, `{\"result\": [...]}`, or NDJSON. At most 10,000 records and "
+        'A JSON array of records, `{"result": [...]}`, or NDJSON. At most 10,000 records and '
         "32 MiB. One invalid record rejects the whole request; a known id replaces its record."
     ),
     responses=_INGEST_ERRORS,
@@ -209,7 +212,7 @@ def _ingest(store: Store, app_id: str, body: bytes, media_type: str) -> IngestRe
     tags=["call-detail"],
 )
 async def post_call_details(
-    request: Request[object, object, object],
+    request: Request[Any, Any, Any],
     state: State,
     app_id: Annotated[str, PathParameter(title="appID", description="App ID")],
 ) -> IngestResponse:

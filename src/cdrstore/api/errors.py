@@ -7,7 +7,7 @@ bug) is mapped here too, so no response ever carries another shape, a stack trac
 from __future__ import annotations
 
 import logging
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 from litestar import Request, Response
@@ -75,13 +75,11 @@ def error_response(
     return Response(content=body, status_code=status, media_type=JSON, headers=headers)
 
 
-def handle_api_error(_request: Request[object, object, object], exc: ApiError) -> Response[bytes]:
+def handle_api_error(_request: Request[Any, Any, Any], exc: ApiError) -> Response[bytes]:
     return error_response(exc.status, exc.message, exc.headers, exc.errors)
 
 
-def handle_http_exception(
-    request: Request[object, object, object], exc: HTTPException
-) -> Response[bytes]:
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
     if status in (404, 405):
         message = f"method not found, method: {request.method} url: {request.url.path}"
@@ -96,9 +94,14 @@ def handle_http_exception(
     return error_response(status, message, headers)
 
 
-def handle_unexpected(request: Request[object, object, object], exc: Exception) -> Response[bytes]:
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     if isinstance(exc, OperationalError | DBAPIError) and _is_unavailable(exc):
-        log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        log.error(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+        )
         return error_response(503, "database unavailable, try again later", {"Retry-After": "1"})
     log.exception("internal error on %s %s", request.method, request.url.path)
     return error_response(500, "internal error")

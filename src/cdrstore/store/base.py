@@ -160,8 +160,7 @@ class Store(ABC):
         )
         with self.engine.connect() as connection:
             return [
-                (App(r.app_id, r.name, r.created_at), int(r[-1]))
-                for r in connection.execute(query)
+                (App(r.app_id, r.name, r.created_at), int(r[-1])) for r in connection.execute(query)
             ]
 
     def count_records(self, app_id: str) -> int:
@@ -225,9 +224,7 @@ class Store(ABC):
             if row is None:
                 return None
             if row.revoked_at is None:
-                connection.execute(
-                    update(tokens).where(where).values(revoked_at=int(time.time()))
-                )
+                connection.execute(update(tokens).where(where).values(revoked_at=int(time.time())))
                 row = connection.execute(select(tokens).where(where)).first()
         return _token_info(row)
 

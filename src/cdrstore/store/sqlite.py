@@ -200,7 +200,8 @@ def _count_range(cursor: sqlite3.Cursor, filters: _Filters, lo: int, hi: int) ->
 def _bucket_counts(
     cursor: sqlite3.Cursor, app_id: str, query: PageQuery, lo: int | None, hi: int | None
 ) -> Iterator[tuple[int, int]]:
-    clauses, params = ["app_id = ?"], [app_id]
+    clauses: list[str] = ["app_id = ?"]
+    params: list[Any] = [app_id]
     for column, value in (("call_type", query.call_type), ("status", query.status)):
         if value is not None:
             clauses.append(f"{column} = ?")
@@ -214,5 +215,4 @@ def _bucket_counts(
         " GROUP BY bucket ORDER BY bucket"
     )
     # Not `yield from`: closing this generator early would close the shared cursor with it.
-    for bucket, records in cursor.execute(sql, params):
-        yield bucket, records
+    yield from cursor.execute(sql, params)

@@ -1,0 +1,220 @@
+"""cdrstore benchmark: ingest rates and page latency/throughput, each beside its floor.
+
+    python -m bench [--records 1000000] [--post-records 100000] [--seconds 10] [--workdir bench/data]
+
+Builds an SQLite store of `--records` synthetic CDRs (synth.py) with `cdrstore import`, then prints:
+- import rate of an NDJSON file (`cdrstore import`) and POST rate (10,000-record batches, one client);
+- for 500-record pages at offset 0 and 100,000, with and without callType+status filters:
+  floor (the store's own SQL fetch of the stored JSON plus the join, in process, no HTTP),
+  in-process (the whole app through an in-process ASGI client), and HTTP (one client on loopback):
+  median and p99 in ms, and the ratio to the floor;
+- requests/s with 2 server workers under a concurrent load generator, beside the floor's requests/s
+  (1 / floor median, one core) and their ratio.
+Figures are medians of repeated runs measured side by side in one process; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+
+from cdrstore.api import create_app
+from cdrstore.api.calls import PAGE_PREFIX, PAGE_SUFFIX
+from cdrstore.query import parse_call_query
+from cdrstore.settings import Settings
+from cdrstore.store import open_store
+from cdrstore.synth import generate
+from cdrstore.tokens import hash_secret, new_secret
+
+APP = "bench"
+PATH = f"/v1/api/apps/{APP}/data/call-detail"
+SCENARIOS = {
+    "offset 0": "offset=0&limit=500",
+    "offset 100k": "offset=100000&limit=500",
+    "filtered, offset 0": "callType=offnet&status=Call%20Ended&offset=0&limit=500",
+    "filtered, offset 100k": "callType=offnet&status=Call%20Ended&offset=100000&limit=500",
+}
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
+    fn()  # warm
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def write_ndjson(path: Path, n: int, seed: int) -> None:
+    if path.exists():
+        return
+    print(f"generating {n:,} synthetic records into {path} ...", file=sys.stderr)
+    encoder = msgspec.json.Encoder()
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        for rec in generate(n, seed):
+            f.write(encoder.encode(rec) + b"\n")
+    tmp.rename(path)
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cdrstore", *args], env=env, capture_output=True, text=True, check=True
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "CDRSTORE_DATABASE_URL": url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cdrstore", "serve", "--port", str(port), "--workers", str(workers),
+         "--rate-limit", "off", "--log-level", "warning"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+async def load(base: str, query: str, token: str, seconds: float, concurrency: int) -> tuple[int, int]:
+    headers = {"Authorization": f"Bearer {token}"}
+    done = errors = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal done, errors
+            while time.perf_counter() < deadline:
+                r = await client.get(f"{PATH}?{query}")
+                await r.aread()
+                if r.status_code == 200:
+                    done += 1
+                else:
+                    errors += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--post-records", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each load run")
+    parser.add_argument("--repeat", type=int, default=40, help="samples per latency figure")
+    parser.add_argument("--workdir", type=Path, default=Path("bench/data"))
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+
+    source = args.workdir / f"synth-{args.records}-seed1.ndjson"
+    extra = args.workdir / f"synth-{args.post_records}-seed2.ndjson"
+    write_ndjson(source, args.records, 1)
+    write_ndjson(extra, args.post_records, 2)
+    db = args.workdir / f"bench-{args.records}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{db}"
+    env = {**os.environ, "CDRSTORE_DATABASE_URL": url}
+    cli("apps", "create", "Bench", "--id", APP, env=env)
+    token = cli("tokens", "create", "--app", APP, "--scope", "read", "--scope", "ingest", env=env).stdout.strip()
+
+    print(f"cdrstore benchmark: {args.records:,} records, SQLite, {os.cpu_count()} cores", flush=True)
+    print(f"\n## ingest ({source.stat().st_size / args.records:,.0f} bytes a record as NDJSON)")
+    start = time.perf_counter()
+    cli("import", "--app", APP, str(source), env=env)
+    import_rate = args.records / (time.perf_counter() - start)
+    print(f"cdrstore import (NDJSON, whole command): {import_rate:,.0f} records/s")
+
+    server, base = start_server(url, 1)
+    try:
+        lines = extra.read_bytes().splitlines()
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+        start = time.perf_counter()
+        with httpx.Client(base_url=base, headers=headers, timeout=300) as client:
+            for i in range(0, len(lines), 10_000):
+                r = client.post(PATH, content=b"\n".join(lines[i : i + 10_000]))
+                r.raise_for_status()
+        post_rate = len(lines) / (time.perf_counter() - start)
+        print(f"POST, 10,000-record NDJSON batches, one client: {post_rate:,.0f} records/s")
+    finally:
+        server.terminate()
+        server.wait()
+
+    store = open_store(url)
+    total = args.records + args.post_records
+    print(f"\n## one 500-record page ({total:,} records stored); ms, median / p99, ratio of medians to floor")
+    print(f"{'scenario':24} {'floor':>15} {'in-process':>15} {'ratio':>6} {'HTTP':>15} {'ratio':>6}")
+    secret_headers = {"Authorization": f"Bearer {token}"}
+    app = create_app(Settings(url, 0), store)
+    from litestar.testing import TestClient
+
+    floors: dict[str, float] = {}
+    server, base = start_server(url, 2)
+    try:
+        with TestClient(app) as local, httpx.Client(base_url=base, headers=secret_headers) as remote:
+            for name, query in SCENARIOS.items():
+                q = parse_call_query([tuple(p.split("=")) for p in query.replace("%20", " ").split("&")])  # type: ignore[misc]
+
+                def floor(q: Any = q) -> bytes:
+                    return PAGE_PREFIX + b",".join(store.page(APP, q).docs) + PAGE_SUFFIX
+
+                assert len(msgspec.json.decode(floor())["result"]) == 500
+                f = timed(floor, args.repeat)
+                ip = timed(lambda query=query: local.get(f"{PATH}?{query}", headers=secret_headers), args.repeat)
+                h = timed(lambda query=query: remote.get(f"{PATH}?{query}"), args.repeat)
+                fm, im, hm = statistics.median(f), statistics.median(ip), statistics.median(h)
+                floors[name] = fm
+                print(
+                    f"{name:24} {fm:6.2f} / {percentile(f, 99):6.2f} {im:6.2f} / {percentile(ip, 99):6.2f} "
+                    f"{im / fm:6.2f} {hm:6.2f} / {percentile(h, 99):6.2f} {hm / fm:6.2f}",
+                    flush=True,
+                )
+        deep = floors["offset 100k"] / floors["offset 0"]
+        deep_f = floors["filtered, offset 100k"] / floors["filtered, offset 0"]
+        print(f"offset 100k / offset 0 (floor medians): {deep:.2f}x unfiltered, {deep_f:.2f}x filtered")
+
+        print(f"\n## throughput, 2 workers, 16 concurrent connections, {args.seconds:.0f} s each")
+        print(f"{'scenario':24} {'HTTP req/s':>10} {'floor req/s':>12} {'ratio':>6} {'errors':>6}")
+        for name, query in SCENARIOS.items():
+            done, errors = asyncio.run(load(base, query, token, args.seconds, 16))
+            rps, floor_rps = done / args.seconds, 1000 / floors[name]
+            print(f"{name:24} {rps:10.1f} {floor_rps:12.1f} {rps / floor_rps:6.2f} {errors:6d}", flush=True)
+    finally:
+        server.terminate()
+        server.wait()
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
