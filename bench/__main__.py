@@ -77,7 +77,11 @@ def write_ndjson(path: Path, n: int, seed: int) -> None:
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cdrstore", *args], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "cdrstore", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
 
 
@@ -91,9 +95,23 @@ def start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "CDRSTORE_DATABASE_URL": url}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cdrstore", "serve", "--port", str(port), "--workers", str(workers),
-         "--rate-limit", "off", "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "cdrstore",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--rate-limit",
+            "off",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -106,12 +124,16 @@ def start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("server did not start")
 
 
-async def load(base: str, query: str, token: str, seconds: float, concurrency: int) -> tuple[int, int]:
+async def load(
+    base: str, query: str, token: str, seconds: float, concurrency: int
+) -> tuple[int, int]:
     headers = {"Authorization": f"Bearer {token}"}
     done = errors = 0
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=30
+    ) as client:
 
         async def worker() -> None:
             nonlocal done, errors
@@ -147,9 +169,13 @@ def main() -> None:
     url = f"sqlite:///{db}"
     env = {**os.environ, "CDRSTORE_DATABASE_URL": url}
     cli("apps", "create", "Bench", "--id", APP, env=env)
-    token = cli("tokens", "create", "--app", APP, "--scope", "read", "--scope", "ingest", env=env).stdout.strip()
+    token = cli(
+        "tokens", "create", "--app", APP, "--scope", "read", "--scope", "ingest", env=env
+    ).stdout.strip()
 
-    print(f"cdrstore benchmark: {args.records:,} records, SQLite, {os.cpu_count()} cores", flush=True)
+    print(
+        f"cdrstore benchmark: {args.records:,} records, SQLite, {os.cpu_count()} cores", flush=True
+    )
     print(f"\n## ingest ({source.stat().st_size / args.records:,.0f} bytes a record as NDJSON)")
     start = time.perf_counter()
     cli("import", "--app", APP, str(source), env=env)
@@ -173,8 +199,12 @@ def main() -> None:
 
     store = open_store(url)
     total = args.records + args.post_records
-    print(f"\n## one 500-record page ({total:,} records stored); ms, median / p99, ratio of medians to floor")
-    print(f"{'scenario':24} {'floor':>15} {'in-process':>15} {'ratio':>6} {'HTTP':>15} {'ratio':>6}")
+    print(
+        f"\n## one 500-record page ({total:,} records stored); ms, median / p99, ratio of medians to floor"
+    )
+    print(
+        f"{'scenario':24} {'floor':>15} {'in-process':>15} {'ratio':>6} {'HTTP':>15} {'ratio':>6}"
+    )
     secret_headers = {"Authorization": f"Bearer {token}"}
     app = create_app(Settings(url, 0), store)
     from litestar.testing import TestClient
@@ -182,16 +212,24 @@ def main() -> None:
     floors: dict[str, float] = {}
     server, base = start_server(url, 2)
     try:
-        with TestClient(app) as local, httpx.Client(base_url=base, headers=secret_headers) as remote:
+        with (
+            TestClient(app) as local,
+            httpx.Client(base_url=base, headers=secret_headers) as remote,
+        ):
             for name, query in SCENARIOS.items():
-                q = parse_call_query([tuple(p.split("=")) for p in query.replace("%20", " ").split("&")])  # type: ignore[misc]
+                q = parse_call_query(
+                    [tuple(p.split("=")) for p in query.replace("%20", " ").split("&")]
+                )  # type: ignore[misc]
 
                 def floor(q: Any = q) -> bytes:
                     return PAGE_PREFIX + b",".join(store.page(APP, q).docs) + PAGE_SUFFIX
 
                 assert len(msgspec.json.decode(floor())["result"]) == 500
                 f = timed(floor, args.repeat)
-                ip = timed(lambda query=query: local.get(f"{PATH}?{query}", headers=secret_headers), args.repeat)
+                ip = timed(
+                    lambda query=query: local.get(f"{PATH}?{query}", headers=secret_headers),
+                    args.repeat,
+                )
                 h = timed(lambda query=query: remote.get(f"{PATH}?{query}"), args.repeat)
                 fm, im, hm = statistics.median(f), statistics.median(ip), statistics.median(h)
                 floors[name] = fm
@@ -202,14 +240,19 @@ def main() -> None:
                 )
         deep = floors["offset 100k"] / floors["offset 0"]
         deep_f = floors["filtered, offset 100k"] / floors["filtered, offset 0"]
-        print(f"offset 100k / offset 0 (floor medians): {deep:.2f}x unfiltered, {deep_f:.2f}x filtered")
+        print(
+            f"offset 100k / offset 0 (floor medians): {deep:.2f}x unfiltered, {deep_f:.2f}x filtered"
+        )
 
         print(f"\n## throughput, 2 workers, 16 concurrent connections, {args.seconds:.0f} s each")
         print(f"{'scenario':24} {'HTTP req/s':>10} {'floor req/s':>12} {'ratio':>6} {'errors':>6}")
         for name, query in SCENARIOS.items():
             done, errors = asyncio.run(load(base, query, token, args.seconds, 16))
             rps, floor_rps = done / args.seconds, 1000 / floors[name]
-            print(f"{name:24} {rps:10.1f} {floor_rps:12.1f} {rps / floor_rps:6.2f} {errors:6d}", flush=True)
+            print(
+                f"{name:24} {rps:10.1f} {floor_rps:12.1f} {rps / floor_rps:6.2f} {errors:6d}",
+                flush=True,
+            )
     finally:
         server.terminate()
         server.wait()

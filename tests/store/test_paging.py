@@ -100,7 +100,7 @@ def test_seek_matches_plain_offset(
 
 
 def test_counts_follow_updates_that_move_records(dataset):
-    store, _ = dataset
+    store, model = dataset
     before = store.count_records("p")
     moved = decode_record(make(0, BASE + 100 * HOUR, 1, 1))
     store.ingest("p", [moved])
@@ -108,3 +108,13 @@ def test_counts_follow_updates_that_move_records(dataset):
     store.seek_min_offset = 0
     last = store.page("p", PageQuery(offset=before - 1, limit=5))
     assert [msgspec.json.decode(d)["id"] for d in last.docs] == ["r00000"]
+    original = next(r for r in model if r[0] == "r00000")
+    store.ingest("p", [decode_record(make(0, *original[1:]))])  # leave the dataset as it was
+
+
+def test_repeated_deep_pages_on_one_pooled_connection(dataset):
+    store, model = dataset
+    store.seek_min_offset = 0
+    for offset in (1500, 0, 1500, 2990, 10):
+        q = PageQuery(offset=offset, limit=7)
+        assert [msgspec.json.decode(d)["id"] for d in store.page("p", q).docs] == expected(model, q)

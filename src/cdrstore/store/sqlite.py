@@ -214,5 +214,9 @@ def _bucket_counts(
         f"SELECT bucket, sum(n) FROM call_counts WHERE {' AND '.join(clauses)}"
         " GROUP BY bucket ORDER BY bucket"
     )
-    # Not `yield from`: closing this generator early would close the shared cursor with it.
-    yield from cursor.execute(sql, params)
+    # A cursor of its own: the caller stops reading early, and closing this generator closes it.
+    own = cursor.connection.cursor()
+    try:
+        yield from own.execute(sql, params)
+    finally:
+        own.close()
