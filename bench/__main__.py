@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import socket
 import statistics
@@ -36,7 +37,6 @@ from cdrstore.query import parse_call_query
 from cdrstore.settings import Settings
 from cdrstore.store import open_store
 from cdrstore.synth import generate
-from cdrstore.tokens import hash_secret, new_secret
 
 APP = "bench"
 PATH = f"/v1/api/apps/{APP}/data/call-detail"
@@ -150,6 +150,7 @@ async def load(
 
 
 def main() -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--post-records", type=int, default=100_000)
@@ -224,7 +225,11 @@ def main() -> None:
                 def floor(q: Any = q) -> bytes:
                     return PAGE_PREFIX + b",".join(store.page(APP, q).docs) + PAGE_SUFFIX
 
-                assert len(msgspec.json.decode(floor())["result"]) == 500
+                if len(msgspec.json.decode(floor())["result"]) < 500:
+                    print(
+                        f"{name:24} (fewer than offset + 500 matching records: use more --records)"
+                    )
+                    continue
                 f = timed(floor, args.repeat)
                 ip = timed(
                     lambda query=query: local.get(f"{PATH}?{query}", headers=secret_headers),
@@ -247,6 +252,8 @@ def main() -> None:
         print(f"\n## throughput, 2 workers, 16 concurrent connections, {args.seconds:.0f} s each")
         print(f"{'scenario':24} {'HTTP req/s':>10} {'floor req/s':>12} {'ratio':>6} {'errors':>6}")
         for name, query in SCENARIOS.items():
+            if name not in floors:
+                continue
             done, errors = asyncio.run(load(base, query, token, args.seconds, 16))
             rps, floor_rps = done / args.seconds, 1000 / floors[name]
             print(
