@@ -7,6 +7,7 @@ worker processes while this process writes, so the two overlap on a machine with
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from typing import IO
 
 from .batch import BatchValidator, Decoded, RecordError, decode_chunk, read_file_chunks
 from .contract import BATCH_MAX_RECORDS
+from .gcpause import gc_paused
 from .store import IngestCounts, Store, UnknownApp
 
 CHUNK_RECORDS = BATCH_MAX_RECORDS
@@ -85,9 +87,9 @@ def import_files(
     result = ImportResult()
     seen: dict[str, str] = {}
     done = read = 0
-    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=gc.disable) if jobs > 1 else None
     try:
-        with store.writer(app_id) as writer:
+        with gc_paused(), store.writer(app_id) as writer:
             for source in sources:
                 validator = BatchValidator(
                     source=source.name if len(sources) > 1 else "", seen=seen

@@ -64,7 +64,7 @@ PhoneNumber = Annotated[
 ]
 
 
-class RecordingFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class RecordingFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     id: str = ""
     name: str = ""
     downloadUrl: str = ""
@@ -79,7 +79,7 @@ class RecordingFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     isPrivate: bool = True
 
 
-class RecordingEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class RecordingEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     recorderEID: str = ""
     startAt: OptionalTimestamp = ""
     endAt: OptionalTimestamp = ""
@@ -87,7 +87,7 @@ class RecordingEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     code: int = 0
 
 
-class Record(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class Record(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """One call detail record; the field order is the order served."""
 
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=RECORD_ID_MAX_LENGTH)]
@@ -208,14 +208,48 @@ def format_timestamp(epoch_ms: int) -> str:
     )
 
 
-def _is_canonical(text: str) -> bool:
-    return len(text) == 24 and text[10] == "T" and text[19] == "." and text[23] == "Z"
+_DAY_MS: dict[str, int] = {}  # "YYYY-MM-DD" -> epoch ms of its midnight UTC, for dates seen
+
+
+def _canonical_epoch_ms(text: str) -> int | None:
+    """Epoch ms of a timestamp already in the served form, or None to take the general path.
+
+    Nearly every timestamp arrives in the served form and a batch shares few dates, so the date is
+    checked once and remembered; the general path (regex, fromisoformat) costs four times as much.
+    """
+    if not (
+        len(text) == 24
+        and text[10] == "T"
+        and text[13] == ":"
+        and text[16] == ":"
+        and text[19] == "."
+        and text[23] == "Z"
+        and text.isascii()
+    ):
+        return None
+    day = _DAY_MS.get(text[:10])
+    if day is None:
+        if _RFC3339.match(text) is None:
+            return None
+        try:
+            day = _epoch_ms(datetime.fromisoformat(text[:10] + "T00:00:00+00:00"))
+        except ValueError:
+            return None
+        if len(_DAY_MS) < 100_000:
+            _DAY_MS[text[:10]] = day
+    if not (text[11:13] + text[14:16] + text[17:19] + text[20:23]).isdigit():
+        return None
+    hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    return day + ((hour * 60 + minute) * 60 + second) * 1000 + int(text[20:23])
 
 
 def _canonical_timestamp(text: str, field: str) -> tuple[str, int]:
+    epoch_ms = _canonical_epoch_ms(text)
+    if epoch_ms is not None:
+        return text, epoch_ms
     try:
-        if _is_canonical(text):  # the common case: already served form, nothing to re-format
-            return text, _epoch_ms(_parse(text))
         epoch_ms = _epoch_ms(_parse(text))
         return format_timestamp(epoch_ms), epoch_ms
     except ValueError as exc:

@@ -15,6 +15,7 @@ from litestar.params import PathParameter, QueryParameter
 
 from .. import contract
 from ..batch import INGEST_MEDIA_TYPES, BatchError, BatchTooLarge, parse_body
+from ..gcpause import gc_paused
 from ..query import QueryError, parse_call_query
 from ..record import CALL_TYPES, STATUSES, Record
 from ..store import Page, Store, TokenInfo
@@ -187,13 +188,14 @@ def _check_declared_length(request: Request[Any, Any, Any]) -> None:
 
 
 def _ingest(store: Store, app_id: str, body: bytes, media_type: str) -> IngestResponse:
-    try:
-        records = parse_body(body, media_type)
-    except BatchTooLarge as exc:
-        raise ApiError(413, exc.message) from None
-    except BatchError as exc:
-        raise ApiError(400, exc.message, errors=exc.errors) from None
-    counts = store.ingest(app_id, records)
+    with gc_paused():
+        try:
+            records = parse_body(body, media_type)
+        except BatchTooLarge as exc:
+            raise ApiError(413, exc.message) from None
+        except BatchError as exc:
+            raise ApiError(400, exc.message, errors=exc.errors) from None
+        counts = store.ingest(app_id, records)
     return IngestResponse(
         0, IngestSummary(counts.received, counts.inserted, counts.updated, counts.unchanged)
     )
