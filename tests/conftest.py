@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import copy
+import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy.engine import make_url
 
 from cdrstore.api import create_app
 from cdrstore.settings import Settings
-from cdrstore.store import Store, open_store
+from cdrstore.store import Store, open_store, redact_url
 from cdrstore.tokens import hash_secret, new_secret
 
 BASE_RECORD: dict[str, Any] = {
@@ -35,9 +39,53 @@ def calls_path(app_id: str) -> str:
     return f"/v1/api/apps/{app_id}/data/call-detail"
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'cdrstore.db'}"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CDRSTORE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _postgres_unreachable() -> str | None:
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL at {redact_url(POSTGRES_ADMIN_URL)} unreachable: {str(exc).strip()}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of this test run's own, created here and dropped at the end."""
+    reason = _postgres_unreachable()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"{reason} (CI=true: the PostgreSQL tests must run)")
+        pytest.skip(reason)
+    name = f"cdrstore_test_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = str(make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+    store = open_store(url)
+    store.upgrade()
+    store.close()
+    yield url
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def empty_postgres(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE apps, tokens, calls, call_ids, call_counts CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every test that uses the database runs once on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'cdrstore.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    empty_postgres(url)
+    return url
 
 
 @pytest.fixture

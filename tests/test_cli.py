@@ -19,8 +19,8 @@ from tests.conftest import calls_path, record
 
 
 @pytest.fixture
-def cli(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
+def cli(tmp_path: Path, db_url: str):
+    url = db_url
 
     def run(
         *args: str, input: bytes | None = None, check: bool = True
@@ -68,9 +68,11 @@ def test_every_command_has_help(cli):
         assert "Usage" in proc.stdout
 
 
-def test_db_upgrade_is_repeatable(cli):
-    assert "upgraded" in cli("db", "upgrade").stderr
-    assert "already" in cli("db", "upgrade").stderr
+def test_db_upgrade_is_repeatable(cli, tmp_path):
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert "upgraded" in cli("db", "upgrade", "--db", fresh).stderr
+    assert "already" in cli("db", "upgrade", "--db", fresh).stderr
+    assert "0001" in cli("db", "upgrade").stderr
 
 
 def test_apps_create_prints_the_id_alone(cli):

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from cdrstore.record import CALL_TYPES, STATUSES, decode_record, format_timestamp
 from cdrstore.store import PageQuery
 from cdrstore.store.schema import COUNT_BUCKET_MS
+from tests.conftest import empty_postgres
 
 HOUR = COUNT_BUCKET_MS
 BASE = 1_667_779_200_000  # 2022-11-07T00:00:00Z
@@ -29,12 +30,16 @@ def make(i: int, when: int, call_type: int, status: int) -> bytes:
     )
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def dataset(request, tmp_path_factory):
     from cdrstore.store import open_store
 
-    path = tmp_path_factory.mktemp("paging") / "p.db"
-    store = open_store(f"sqlite:///{path}")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('paging') / 'p.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        empty_postgres(url)
+    store = open_store(url)
     store.upgrade()
     store.create_app("p", "p")
     rng = random.Random(11)
@@ -74,7 +79,7 @@ bounds = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     call_type=st.one_of(st.none(), st.integers(0, 2)),
     status=st.one_of(st.none(), st.integers(0, 7)),

@@ -33,7 +33,13 @@ def open_store(url: str) -> Store:
         from .sqlite import SqliteStore
 
         return SqliteStore.from_url(url)
-    raise StoreError(f"unsupported database URL {redact_url(url)!r}: use sqlite:///PATH")
+    if scheme in ("postgresql", "postgres"):
+        from .postgres import PostgresStore
+
+        return PostgresStore.from_url(url)
+    raise StoreError(
+        f"unsupported database URL {redact_url(url)!r}: use sqlite:///PATH or postgresql://..."
+    )
 
 
 def redact_url(url: str) -> str:

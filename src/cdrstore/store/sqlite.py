@@ -17,15 +17,15 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 
 from ..record import StoredRecord
-from .base import BatchWriter, IngestCounts, Page, PageQuery, Store
-from .paging import SEEK_MIN_OFFSET, bucket_of, seek
+from .base import BatchWriter, IngestCounts
+from .paging import bucket_of
+from .sql import SqlStore
 
 BUSY_TIMEOUT_MS = 30_000
-_ORDER = " ORDER BY call_date, id"
 
 
 def create_sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, pool_size=8, max_overflow=24, pool_pre_ping=False)
+    engine = create_engine(url, pool_size=8, max_overflow=24, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -44,30 +44,6 @@ def create_sqlite_engine(url: str) -> Engine:
         connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN"))
 
     return engine
-
-
-class _Filters:
-    """The WHERE clause of a page query over `calls`, with its parameters."""
-
-    def __init__(self, app_id: str, query: PageQuery) -> None:
-        self.clauses = ["app_id = ?"]
-        self.params: list[Any] = [app_id]
-        if query.call_type is not None:
-            self.clauses.append("call_type = ?")
-            self.params.append(query.call_type)
-        if query.status is not None:
-            self.clauses.append("status = ?")
-            self.params.append(query.status)
-
-    def between(self, lo: int | None, hi: int | None) -> tuple[str, list[Any]]:
-        clauses, params = list(self.clauses), list(self.params)
-        if lo is not None:
-            clauses.append("call_date >= ?")
-            params.append(lo)
-        if hi is not None:
-            clauses.append("call_date < ?")
-            params.append(hi)
-        return " AND ".join(clauses), params
 
 
 class SqliteWriter(BatchWriter):
@@ -119,8 +95,8 @@ class SqliteWriter(BatchWriter):
         return counts
 
 
-class SqliteStore(Store):
-    seek_min_offset = SEEK_MIN_OFFSET
+class SqliteStore(SqlStore):
+    mark = "?"
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
@@ -145,78 +121,3 @@ class SqliteStore(Store):
                 yield cursor
             finally:
                 cursor.close()
-
-    def page(self, app_id: str, query: PageQuery) -> Page:
-        filters = _Filters(app_id, query)
-        with self._reading() as cursor:
-            start = seek(
-                query,
-                lambda lo, hi: _count_range(cursor, filters, lo, hi),
-                lambda lo, hi: _bucket_counts(cursor, app_id, query, lo, hi),
-                self.seek_min_offset,
-            )
-            if start is None:
-                return Page([], False)
-            where, params = filters.between(start[0], query.end_ms)
-            docs = [
-                row[0]
-                for row in cursor.execute(
-                    "SELECT doc FROM calls WHERE app_id = ? AND (call_date, id) IN"
-                    f" (SELECT call_date, id FROM calls WHERE {where}{_ORDER} LIMIT ? OFFSET ?)"
-                    + _ORDER,
-                    (app_id, *params, query.limit + 1, start[1]),
-                )
-            ]
-        return Page(docs[: query.limit], len(docs) > query.limit)
-
-    def iter_docs(self, app_id: str, query: PageQuery, chunk: int = 2_000) -> Iterator[bytes]:
-        filters = _Filters(app_id, query)
-        key: tuple[int, str] | None = None
-        skip = query.offset
-        while True:
-            with self._reading() as cursor:
-                where, params = filters.between(query.start_ms, query.end_ms)
-                if key is None:
-                    sql = f"SELECT call_date, id, doc FROM calls WHERE {where}{_ORDER} LIMIT ? OFFSET ?"
-                    rows = cursor.execute(sql, (*params, chunk, skip)).fetchall()
-                else:
-                    sql = (
-                        f"SELECT call_date, id, doc FROM calls WHERE {where}"
-                        f" AND (call_date, id) > (?, ?){_ORDER} LIMIT ?"
-                    )
-                    rows = cursor.execute(sql, (*params, *key, chunk)).fetchall()
-            for row in rows:
-                yield row[2]
-            if len(rows) < chunk:
-                return
-            key = (rows[-1][0], rows[-1][1])
-
-
-def _count_range(cursor: sqlite3.Cursor, filters: _Filters, lo: int, hi: int) -> int:
-    where, params = filters.between(lo, hi)
-    return int(cursor.execute(f"SELECT count(*) FROM calls WHERE {where}", params).fetchone()[0])
-
-
-def _bucket_counts(
-    cursor: sqlite3.Cursor, app_id: str, query: PageQuery, lo: int | None, hi: int | None
-) -> Iterator[tuple[int, int]]:
-    clauses: list[str] = ["app_id = ?"]
-    params: list[Any] = [app_id]
-    for column, value in (("call_type", query.call_type), ("status", query.status)):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    for op, bound in ((">=", lo), ("<", hi)):
-        if bound is not None:
-            clauses.append(f"bucket {op} ?")
-            params.append(bound)
-    sql = (
-        f"SELECT bucket, sum(n) FROM call_counts WHERE {' AND '.join(clauses)}"
-        " GROUP BY bucket ORDER BY bucket"
-    )
-    # A cursor of its own: the caller stops reading early, and closing this generator closes it.
-    own = cursor.connection.cursor()
-    try:
-        yield from own.execute(sql, params)
-    finally:
-        own.close()

@@ -1,0 +1,267 @@
+"""The production backend: PostgreSQL 15+ through psycopg 3, pooled by SQLAlchemy.
+
+- `calls` is range-partitioned by call_date, one partition a month, attached on demand (ATTACH takes
+  only a SHARE UPDATE EXCLUSIVE lock on the parent, so readers and writers carry on; an advisory lock
+  makes concurrent creators take turns).
+- A partitioned table cannot enforce (app_id, id) across partitions: `call_ids` does, and says which
+  call_date (so which partition) each record lives at. A re-ingested record that moves to another
+  month is deleted from its old place and inserted at its new one, in the same transaction.
+- A batch is loaded with COPY into a temporary staging table, then merged. New identities are claimed
+  with INSERT ... ON CONFLICT DO NOTHING in id order (a concurrent writer of the same id waits, then
+  sees it as existing), existing ones are locked in id order, so two writers never both insert an id
+  and never deadlock on identities; a deadlock or serialization failure elsewhere is retried.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine, make_url
+
+from ..record import StoredRecord
+from .base import BatchWriter, IngestCounts
+from .paging import bucket_of
+from .sql import SqlStore
+
+PARTITION_LOCK: Final = 0x0C_D5_70_2E  # advisory lock key: "creating partitions of calls"
+RETRIES: Final = 5
+_RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+T = TypeVar("T")
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def engine_url(url: str) -> str:
+    """`postgresql://...` as SQLAlchemy's psycopg 3 dialect spells it."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def create_postgres_engine(url: str) -> Engine:
+    return create_engine(
+        engine_url(url),
+        pool_size=8,
+        max_overflow=16,
+        pool_pre_ping=True,
+        hide_parameters=True,
+    )
+
+
+def month_of(epoch_ms: int) -> int:
+    """Months since year 0: the partition a call_date belongs to."""
+    moment = _EPOCH + timedelta(milliseconds=epoch_ms)
+    return moment.year * 12 + moment.month - 1
+
+
+def month_bounds(month: int) -> tuple[int, int]:
+    """[start, end) of a month in epoch ms."""
+    year, index = divmod(month, 12)
+    start = datetime(year, index + 1, 1, tzinfo=UTC)
+    next_year, next_index = divmod(month + 1, 12)
+    end = datetime(next_year, next_index + 1, 1, tzinfo=UTC)
+    return (
+        int((start - _EPOCH).total_seconds()) * 1000,
+        int((end - _EPOCH).total_seconds()) * 1000,
+    )
+
+
+def partition_name(month: int) -> str:
+    year, index = divmod(month, 12)
+    return f"calls_y{year:04d}m{index + 1:02d}"
+
+
+class PostgresWriter(BatchWriter):
+    def __init__(
+        self, store: PostgresStore, connection: psycopg.Connection[Any], app_id: str
+    ) -> None:
+        self.store = store
+        self.connection = connection
+        self.app_id = app_id
+
+    def write(self, records: Sequence[StoredRecord]) -> IngestCounts:
+        if not records:
+            return IngestCounts()
+        self.store.ensure_partitions({month_of(r.call_date_ms) for r in records})
+        app_id, conn = self.app_id, self.connection
+        ordered = sorted(records, key=lambda r: r.id.encode())
+        with conn.cursor() as cur:
+            cur.execute(
+                'CREATE TEMP TABLE IF NOT EXISTS stage (call_date bigint, id text COLLATE "C",'
+                " call_type smallint, status smallint, doc bytea) ON COMMIT DELETE ROWS"
+            )
+            cur.execute("TRUNCATE stage")
+            with cur.copy("COPY stage (call_date, id, call_type, status, doc) FROM STDIN") as copy:
+                for r in ordered:
+                    copy.write_row((r.call_date_ms, r.id, r.call_type, r.status, r.doc))
+            # Claim new identities, in id order; rows a concurrent writer holds are waited for.
+            cur.execute(
+                "INSERT INTO call_ids (app_id, id, call_date)"
+                " SELECT %s, id, call_date FROM stage ORDER BY id"
+                " ON CONFLICT (app_id, id) DO NOTHING RETURNING id",
+                (app_id,),
+            )
+            new_ids = {row[0] for row in cur.fetchall()}
+            existing_ids = [r.id for r in ordered if r.id not in new_ids]
+            old: dict[str, tuple[int, int, int, bytes]] = {}
+            if existing_ids:
+                cur.execute(
+                    "SELECT i.id, c.call_date, c.call_type, c.status, c.doc FROM call_ids i"
+                    " JOIN calls c ON c.app_id = i.app_id AND c.call_date = i.call_date AND c.id = i.id"
+                    " WHERE i.app_id = %s AND i.id = ANY(%s) ORDER BY i.id FOR UPDATE OF i",
+                    (app_id, existing_ids),
+                )
+                old = {row[0]: (row[1], row[2], row[3], bytes(row[4])) for row in cur.fetchall()}
+            counts = IngestCounts(received=len(records), inserted=len(new_ids))
+            deltas: Counter[tuple[int, int, int]] = Counter()
+            moved: list[tuple[int, str]] = []
+            write_ids: list[str] = []
+            for r in ordered:
+                before = old.get(r.id)
+                if before is not None and before[3] == r.doc:
+                    counts.unchanged += 1
+                    continue
+                if before is not None:
+                    counts.updated += 1
+                    moved.append((before[0], r.id))
+                    deltas[(bucket_of(before[0]), before[1], before[2])] -= 1
+                write_ids.append(r.id)
+                deltas[(bucket_of(r.call_date_ms), r.call_type, r.status)] += 1
+            if moved:
+                cur.execute(
+                    "DELETE FROM calls WHERE app_id = %s AND (call_date, id) IN"
+                    " (SELECT * FROM unnest(%s::bigint[], %s::text[]))",
+                    (app_id, [m[0] for m in moved], [m[1] for m in moved]),
+                )
+                cur.execute(
+                    "UPDATE call_ids i SET call_date = s.call_date FROM stage s"
+                    " WHERE i.app_id = %s AND i.id = s.id AND i.id = ANY(%s)",
+                    (app_id, [m[1] for m in moved]),
+                )
+            if write_ids:
+                only = "" if len(write_ids) == len(ordered) else " WHERE id = ANY(%s)"
+                cur.execute(
+                    "INSERT INTO calls (app_id, call_date, id, call_type, status, doc)"
+                    f" SELECT %s, call_date, id, call_type, status, doc FROM stage{only}"
+                    " ORDER BY call_date, id",
+                    (app_id, write_ids) if only else (app_id,),
+                )
+            changes = sorted((key, n) for key, n in deltas.items() if n)
+            if changes:
+                cur.executemany(
+                    "INSERT INTO call_counts (app_id, bucket, call_type, status, n)"
+                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (app_id, bucket, call_type, status)"
+                    " DO UPDATE SET n = call_counts.n + excluded.n",
+                    [(app_id, *key, n) for key, n in changes],
+                )
+        return counts
+
+
+class PostgresStore(SqlStore):
+    mark = "%s"
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._partitions: set[int] = set()
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresStore:
+        return cls(create_postgres_engine(url))
+
+    @contextmanager
+    def _raw(self) -> Iterator[psycopg.Connection[Any]]:
+        with self.engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            assert isinstance(raw, psycopg.Connection)
+            yield raw
+
+    def ensure_partitions(self, months: set[int]) -> None:
+        """Create and attach the monthly partitions these months need (idempotent, race-free)."""
+        missing = months - self._partitions
+        if not missing:
+            return
+        with self._raw() as conn:
+            conn.commit()
+            conn.autocommit = True
+            try:
+                conn.execute("SELECT pg_advisory_lock(%s)", (PARTITION_LOCK,))
+                try:
+                    existing = self._existing_partitions(conn)
+                    for month in sorted(missing - existing):
+                        name = partition_name(month)
+                        lo, hi = month_bounds(month)
+                        conn.execute(
+                            f"CREATE TABLE IF NOT EXISTS {name} (LIKE calls INCLUDING ALL)"
+                        )
+                        conn.execute(
+                            f"ALTER TABLE calls ATTACH PARTITION {name} FOR VALUES FROM ({lo}) TO ({hi})"
+                        )
+                    self._partitions = self._existing_partitions(conn)
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (PARTITION_LOCK,))
+            finally:
+                conn.autocommit = False
+
+    @staticmethod
+    def _existing_partitions(conn: psycopg.Connection[Any]) -> set[int]:
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'calls'::regclass"
+        ).fetchall()
+        months = set()
+        for (name,) in rows:
+            if name.startswith("calls_y") and len(name) == 14:
+                months.add(int(name[7:11]) * 12 + int(name[12:14]) - 1)
+        return months
+
+    def partitions(self) -> list[tuple[str, int, int]]:
+        """(name, start ms, end ms) of every attached monthly partition, oldest first."""
+        with self._raw() as conn:
+            months = sorted(self._existing_partitions(conn))
+            conn.rollback()
+        return [(partition_name(m), *month_bounds(m)) for m in months]
+
+    @contextmanager
+    def writer(self, app_id: str) -> Iterator[BatchWriter]:
+        with self._raw() as conn:
+            try:
+                yield PostgresWriter(self, conn, app_id)
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+
+    def ingest(self, app_id: str, records: Sequence[StoredRecord]) -> IngestCounts:
+        def attempt() -> IngestCounts:
+            with self.writer(app_id) as writer:
+                return writer.write(records)
+
+        return retrying(attempt)
+
+    @contextmanager
+    def _reading(self) -> Iterator[psycopg.Cursor[Any]]:
+        with self._raw() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            try:
+                with conn.cursor() as cursor:
+                    yield cursor
+            finally:
+                conn.rollback()
+
+
+def retrying(attempt: Callable[[], T]) -> T:
+    """Run a transaction again after a deadlock or serialization failure (never seen by clients)."""
+    for tries in range(RETRIES):
+        try:
+            return attempt()
+        except _RETRYABLE:
+            if tries == RETRIES - 1:
+                raise
+            time.sleep(0.01 * 2**tries)
+    raise AssertionError("unreachable")
