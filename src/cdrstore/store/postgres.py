@@ -111,13 +111,22 @@ class PostgresWriter(BatchWriter):
             existing_ids = [r.id for r in ordered if r.id not in new_ids]
             old: dict[str, tuple[int, int, int, bytes]] = {}
             if existing_ids:
+                # Lock first, read after, in two statements: a row locked after waiting for another
+                # writer is re-read at its new version, but a join in the same statement would still
+                # see that writer's records as they were before (and miss the moved ones).
+                cur.execute(
+                    "SELECT id FROM call_ids WHERE app_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE",
+                    (app_id, existing_ids),
+                )
                 cur.execute(
                     "SELECT i.id, c.call_date, c.call_type, c.status, c.doc FROM call_ids i"
                     " JOIN calls c ON c.app_id = i.app_id AND c.call_date = i.call_date AND c.id = i.id"
-                    " WHERE i.app_id = %s AND i.id = ANY(%s) ORDER BY i.id FOR UPDATE OF i",
+                    " WHERE i.app_id = %s AND i.id = ANY(%s)",
                     (app_id, existing_ids),
                 )
                 old = {row[0]: (row[1], row[2], row[3], bytes(row[4])) for row in cur.fetchall()}
+                if len(old) != len(existing_ids):
+                    raise pg_errors.SerializationFailure("identity without its record; retrying")
             counts = IngestCounts(received=len(records), inserted=len(new_ids))
             deltas: Counter[tuple[int, int, int]] = Counter()
             moved: list[tuple[int, str]] = []
