@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -138,3 +140,29 @@ def client(store: Store, db_url: str) -> Iterator[TestClient[Any]]:
 def auth(tokens: Tokens) -> dict[str, str]:
     """Headers with a read+ingest token for app "acme"."""
     return tokens.headers("acme")
+
+
+@pytest.fixture
+def cli(tmp_path: Path, db_url: str):
+    url = db_url
+
+    def run(
+        *args: str, input: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "CDRSTORE_DATABASE_URL": url, "NO_COLOR": "1", "COLUMNS": "200"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "cdrstore", *args],
+            input=input.decode() if input is not None else None,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+        if check:
+            assert proc.returncode == 0, proc.stderr
+        return proc
+
+    run.url = url  # type: ignore[attr-defined]
+    run.dir = tmp_path  # type: ignore[attr-defined]
+    return run

@@ -18,32 +18,6 @@ from cdrstore.settings import Settings
 from tests.conftest import calls_path, record
 
 
-@pytest.fixture
-def cli(tmp_path: Path, db_url: str):
-    url = db_url
-
-    def run(
-        *args: str, input: bytes | None = None, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "CDRSTORE_DATABASE_URL": url, "NO_COLOR": "1", "COLUMNS": "200"}
-        proc = subprocess.run(
-            [sys.executable, "-m", "cdrstore", *args],
-            input=input.decode() if input is not None else None,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=120,
-        )
-        if check:
-            assert proc.returncode == 0, proc.stderr
-        return proc
-
-    run.url = url  # type: ignore[attr-defined]
-    run.dir = tmp_path  # type: ignore[attr-defined]
-    return run
-
-
 def get(url: str, app_id: str, token: str, **params: Any) -> Any:
     with TestClient(create_app(Settings(url, 0))) as client:
         return client.get(

@@ -21,6 +21,7 @@ from rich.table import Table
 from . import __version__
 from .batch import BatchError
 from .contract import APP_ID_PATTERN, CALL_DETAIL_PATH, SCOPES
+from .durations import age_cutoff, parse_duration
 from .importer import ImportSource, default_jobs, import_files
 from .settings import RATE_LIMIT_ENV, parse_rate_limit
 from .store import (
@@ -33,7 +34,7 @@ from .store import (
     open_store,
     redact_url,
 )
-from .tokens import hash_secret, looks_like_secret, new_secret, parse_duration
+from .tokens import hash_secret, looks_like_secret, new_secret
 
 app = typer.Typer(
     name="cdrstore",
@@ -45,9 +46,11 @@ app = typer.Typer(
 apps_cli = typer.Typer(help="Create and list apps.", no_args_is_help=True)
 tokens_cli = typer.Typer(help="Create, list and revoke bearer tokens.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+retention_cli = typer.Typer(help="Remove records past their retention age.", no_args_is_help=True)
 app.add_typer(apps_cli, name="apps")
 app.add_typer(tokens_cli, name="tokens")
 app.add_typer(db_cli, name="db")
+app.add_typer(retention_cli, name="retention")
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False, soft_wrap=True)
@@ -376,6 +379,47 @@ def import_(
         f"imported {c.received:,} records into {app_id}: {c.inserted:,} inserted, "
         f"{c.updated:,} updated, {c.unchanged:,} unchanged ({elapsed:.1f} s, {rate:,.0f} records/s)"
     )
+
+
+# --- retention ------------------------------------------------------------------------------
+@retention_cli.command("apply")
+def retention_apply(
+    older_than: Annotated[
+        str,
+        typer.Option(help="Remove records whose callDate is older than this: 90d, 6w, 13mo, 7y."),
+    ],
+    app_id: Annotated[
+        str | None, typer.Option("--app", help="Only this app (default: all).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="Say what would be removed; remove nothing.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Remove old records: whole monthly partitions where every app allows (PostgreSQL), rows otherwise."""
+    from datetime import UTC, datetime
+
+    from .record import format_timestamp
+
+    try:
+        cutoff = age_cutoff(older_than, datetime.now(UTC))
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    store = _open(db)
+    if app_id is not None and store.get_app(app_id) is None:
+        raise fail(f"no app {app_id!r}")
+    cutoff_ms = int(cutoff.timestamp() * 1000)
+    report = store.apply_retention(cutoff_ms, app_id, dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for name in report.dropped_partitions:
+        out.print(f"{'would drop' if dry_run else 'dropped'} partition {name}", markup=False)
+    for app, n in sorted(report.removed.items()):
+        out.print(
+            f"{verb} {n:,} records of app {app} older than {format_timestamp(cutoff_ms)}",
+            markup=False,
+        )
+    total = sum(report.removed.values())
+    out.print(f"{verb} {total:,} records in all", markup=False)
 
 
 # --- demo -------------------------------------------------------------------------------------

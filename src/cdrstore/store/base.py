@@ -89,6 +89,16 @@ class IngestCounts:
         self.unchanged += other.unchanged
 
 
+@dataclass
+class RetentionReport:
+    """What `apply_retention` removed (or, on a dry run, would remove)."""
+
+    cutoff_ms: int
+    dry_run: bool
+    removed: dict[str, int]  # app ID -> records
+    dropped_partitions: list[str]
+
+
 class BatchWriter(ABC):
     """Writes an app's records inside one transaction; committed when its context exits cleanly."""
 
@@ -239,6 +249,12 @@ class Store(ABC):
 
     @abstractmethod
     def page(self, app_id: str, query: PageQuery) -> Page: ...
+
+    @abstractmethod
+    def apply_retention(
+        self, cutoff_ms: int, app_id: str | None = None, dry_run: bool = False
+    ) -> RetentionReport:
+        """Remove records with callDate < cutoff, of one app or of all."""
 
     @abstractmethod
     def iter_docs(self, app_id: str, query: PageQuery) -> Iterator[bytes]:

@@ -125,9 +125,9 @@ class PostgresWriter(BatchWriter):
                     (app_id, existing_ids),
                 )
                 old = {row[0]: (row[1], row[2], row[3], bytes(row[4])) for row in cur.fetchall()}
-                if len(old) != len(existing_ids):
-                    raise pg_errors.SerializationFailure("identity without its record; retrying")
-            counts = IngestCounts(received=len(records), inserted=len(new_ids))
+            # An identity whose record is gone (retention stopped half-way) is stale: a new record.
+            stale = [i for i in existing_ids if i not in old]
+            counts = IngestCounts(received=len(records), inserted=len(new_ids) + len(stale))
             deltas: Counter[tuple[int, int, int]] = Counter()
             moved: list[tuple[int, str]] = []
             write_ids: list[str] = []
@@ -148,10 +148,11 @@ class PostgresWriter(BatchWriter):
                     " (SELECT * FROM unnest(%s::bigint[], %s::text[]))",
                     (app_id, [m[0] for m in moved], [m[1] for m in moved]),
                 )
+            if moved or stale:
                 cur.execute(
                     "UPDATE call_ids i SET call_date = s.call_date FROM stage s"
                     " WHERE i.app_id = %s AND i.id = s.id AND i.id = ANY(%s)",
-                    (app_id, [m[1] for m in moved]),
+                    (app_id, [m[1] for m in moved] + stale),
                 )
             if write_ids:
                 only = "" if len(write_ids) == len(ordered) else " WHERE id = ANY(%s)"
@@ -252,6 +253,62 @@ class PostgresStore(SqlStore):
                 return writer.write(records)
 
         return retrying(attempt)
+
+    @contextmanager
+    def _writing(self) -> Iterator[psycopg.Cursor[Any]]:
+        with self._raw() as conn:
+            try:
+                with conn.cursor() as cursor:
+                    yield cursor
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+
+    def _expire_identities(self, cursor: Any, app_id: str, cutoff_ms: int) -> None:
+        cursor.execute(
+            "DELETE FROM call_ids WHERE app_id = %s AND call_date < %s", (app_id, cutoff_ms)
+        )
+
+    def _drop_partitions(
+        self, cutoff_ms: int, dry_run: bool
+    ) -> tuple[list[str], dict[str, int], int | None]:
+        expired = [p for p in self.partitions() if p[2] <= cutoff_ms]
+        apps = [app.app_id for app, _ in self.list_apps()]
+        by_app: dict[str, int] = dict.fromkeys(apps, 0)
+        for name, lo, hi in expired:
+            lo_bucket, hi_bucket = bucket_of(lo), bucket_of(hi)
+            with self._writing() as cur:
+                for app_id in apps:
+                    cur.execute(
+                        "SELECT coalesce(sum(n), 0) FROM call_counts"
+                        " WHERE app_id = %s AND bucket >= %s AND bucket < %s",
+                        (app_id, lo_bucket, hi_bucket),
+                    )
+                    row = cur.fetchone()
+                    by_app[app_id] += int(row[0]) if row else 0
+            if dry_run:
+                continue
+            with self._raw() as conn:  # readers and writers carry on while it detaches
+                conn.commit()
+                conn.autocommit = True
+                try:
+                    conn.execute(f"ALTER TABLE calls DETACH PARTITION {name} CONCURRENTLY")
+                finally:
+                    conn.autocommit = False
+            with self._writing() as cur:
+                for app_id in apps:
+                    cur.execute(
+                        "DELETE FROM call_ids WHERE app_id = %s AND call_date >= %s AND call_date < %s",
+                        (app_id, lo, hi),
+                    )
+                    cur.execute(
+                        "DELETE FROM call_counts WHERE app_id = %s AND bucket >= %s AND bucket < %s",
+                        (app_id, lo_bucket, hi_bucket),
+                    )
+                cur.execute(f"DROP TABLE {name}")
+        self._partitions = set()
+        return [p[0] for p in expired], by_app, (expired[-1][2] if expired else None)
 
     @contextmanager
     def _reading(self) -> Iterator[psycopg.Cursor[Any]]:

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
-from .base import Page, PageQuery, Store
-from .paging import SEEK_MIN_OFFSET, seek
+from .base import Page, PageQuery, RetentionReport, Store
+from .paging import SEEK_MIN_OFFSET, bucket_of, seek
+from .schema import COUNT_BUCKET_MS
 
 ORDER = " ORDER BY call_date, id"
 
@@ -86,6 +87,40 @@ class SqlStore(Store):
     def _reading(self) -> AbstractContextManager[Any]:
         """A cursor inside one read transaction (one snapshot for every query in it)."""
 
+    @abstractmethod
+    def _writing(self) -> AbstractContextManager[Any]:
+        """A cursor inside one write transaction, committed when the block exits cleanly."""
+
+    def _drop_partitions(
+        self, cutoff_ms: int, dry_run: bool
+    ) -> tuple[list[str], dict[str, int], int | None]:
+        """Drop whole partitions older than the cutoff: their names, records removed by app, and
+        the end of the last one (None if none)."""
+        return [], {}, None
+
+    def _expire_identities(self, cursor: Any, app_id: str, cutoff_ms: int) -> None:
+        """Forget the identities of expired records, where the backend keeps them apart."""
+
+    def apply_retention(
+        self, cutoff_ms: int, app_id: str | None = None, dry_run: bool = False
+    ) -> RetentionReport:
+        apps = [app_id] if app_id else [app.app_id for app, _ in self.list_apps()]
+        dropped: list[str] = []
+        removed: dict[str, int] = dict.fromkeys(apps, 0)
+        counted_before = None
+        if app_id is None:  # every app's retention allows dropping whole months
+            dropped, by_app, counted_before = self._drop_partitions(cutoff_ms, dry_run)
+            for app, n in by_app.items():
+                removed[app] = removed.get(app, 0) + n
+        for app in apps:
+            with self._writing() as cursor:
+                removed[app] += expire_rows(
+                    cursor, app, cutoff_ms, self.mark, dry_run, counted_before if dry_run else None
+                )
+                if not dry_run:
+                    self._expire_identities(cursor, app, cutoff_ms)
+        return RetentionReport(cutoff_ms, dry_run, removed, dropped)
+
     def page(self, app_id: str, query: PageQuery) -> Page:
         mark = self.mark
         filters = Filters(app_id, query, mark)
@@ -133,3 +168,45 @@ class SqlStore(Store):
             if len(rows) < chunk:
                 return
             key = (rows[-1][0], rows[-1][1])
+
+
+def expire_rows(
+    cursor: Any, app_id: str, cutoff_ms: int, mark: str, dry_run: bool, counted_before: int | None
+) -> int:
+    """Delete one app's records older than the cutoff (and their counts); how many there were.
+
+    Whole hours before the cutoff are counted from `call_counts`; the hour the cutoff falls in is
+    counted row by row and its counts recomputed from what remains. Records before
+    `counted_before` were already counted (in partitions a dry run would drop).
+    """
+    cut_bucket = bucket_of(cutoff_ms)
+    lo, hi = cut_bucket * COUNT_BUCKET_MS, (cut_bucket + 1) * COUNT_BUCKET_MS
+    first = bucket_of(counted_before) if counted_before is not None else None
+    cursor.execute(
+        f"SELECT coalesce(sum(n), 0) FROM call_counts WHERE app_id = {mark} AND bucket < {mark}"
+        + (f" AND bucket >= {mark}" if first is not None else ""),
+        (app_id, cut_bucket) if first is None else (app_id, cut_bucket, first),
+    )
+    whole = int(cursor.fetchone()[0])
+    cursor.execute(
+        f"SELECT count(*) FROM calls WHERE app_id = {mark} AND call_date >= {mark}"
+        f" AND call_date < {mark}",
+        (app_id, lo, cutoff_ms),
+    )
+    removed = whole + int(cursor.fetchone()[0])
+    if dry_run or not removed:
+        return removed
+    cursor.execute(
+        f"DELETE FROM calls WHERE app_id = {mark} AND call_date < {mark}", (app_id, cutoff_ms)
+    )
+    cursor.execute(
+        f"DELETE FROM call_counts WHERE app_id = {mark} AND bucket <= {mark}", (app_id, cut_bucket)
+    )
+    cursor.execute(
+        "INSERT INTO call_counts (app_id, bucket, call_type, status, n)"
+        f" SELECT app_id, {mark}, call_type, status, count(*) FROM calls"
+        f" WHERE app_id = {mark} AND call_date >= {mark} AND call_date < {mark}"
+        " GROUP BY app_id, call_type, status",
+        (cut_bucket, app_id, lo, hi),
+    )
+    return removed

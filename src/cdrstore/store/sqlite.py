@@ -103,14 +103,19 @@ class SqliteStore(SqlStore):
         return cls(create_sqlite_engine(url))
 
     @contextmanager
-    def writer(self, app_id: str) -> Iterator[BatchWriter]:
+    def _writing(self) -> Iterator[sqlite3.Cursor]:
         with self.engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as connection:
             with connection.begin():
                 cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
                 try:
-                    yield SqliteWriter(cursor, app_id)
+                    yield cursor
                 finally:
                     cursor.close()
+
+    @contextmanager
+    def writer(self, app_id: str) -> Iterator[BatchWriter]:
+        with self._writing() as cursor:
+            yield SqliteWriter(cursor, app_id)
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Cursor]:

@@ -38,6 +38,7 @@ CREATE TABLE call_ids (
     call_date bigint NOT NULL,
     CONSTRAINT call_ids_pkey PRIMARY KEY (app_id, id)
 );
+CREATE INDEX call_ids_by_date ON call_ids (app_id, call_date);
 CREATE TABLE call_counts (
     app_id varchar(64) COLLATE "C" NOT NULL,
     bucket bigint NOT NULL,
