@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import re
+import sqlite3
 import secrets
 import subprocess
 import sys
@@ -14,7 +16,8 @@ from typing import Any
 import psycopg
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
 
 from cdrstore.api import create_app
 from cdrstore.settings import Settings
@@ -166,3 +169,53 @@ def cli(tmp_path: Path, db_url: str):
     run.url = url  # type: ignore[attr-defined]
     run.dir = tmp_path  # type: ignore[attr-defined]
     return run
+
+
+# --- every statement that touches app data names one app (Citus-ready, issue 3) -------------------
+APP_TABLES = re.compile(r"\b(calls|call_ids|call_counts|calls_y\d{4}m\d\d)\b", re.IGNORECASE)
+NOT_DATA = re.compile(
+    r"^\s*(CREATE|ALTER|DROP|TRUNCATE|PRAGMA|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|SET)\b",
+    re.IGNORECASE,
+)
+_statements: list[str] = []
+
+
+def unscoped(sql: str) -> bool:
+    """Whether a statement reads or writes app data without naming one app."""
+    text = re.sub(r"'[^']*'", "''", " ".join(sql.split()))  # a name in a literal is not a read
+    if not APP_TABLES.search(text) or NOT_DATA.match(text):
+        return False
+    if text.upper().startswith(("INSERT", "COPY")):
+        return "app_id" not in text
+    return re.search(r"\bapp_id = ", text) is None
+
+
+class TracingCursor(psycopg.Cursor):  # type: ignore[type-arg]
+    def execute(self, query, params=None, **kwargs):  # type: ignore[no-untyped-def]
+        _statements.append(str(query))
+        return super().execute(query, params, **kwargs)
+
+    def executemany(self, query, params_seq, **kwargs):  # type: ignore[no-untyped-def]
+        _statements.append(str(query))
+        return super().executemany(query, params_seq, **kwargs)
+
+    def copy(self, statement, params=None, **kwargs):  # type: ignore[no-untyped-def]
+        _statements.append(str(statement))
+        return super().copy(statement, params, **kwargs)
+
+
+@event.listens_for(Engine, "connect")
+def _trace(dbapi_connection: object, _record: object) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.set_trace_callback(_statements.append)
+    elif isinstance(dbapi_connection, psycopg.Connection):
+        dbapi_connection.cursor_factory = TracingCursor
+
+
+@pytest.fixture(autouse=True)
+def every_statement_names_its_app() -> Iterator[None]:
+    """After each test: no SQL it caused (in this process) touched app data without an app ID."""
+    _statements.clear()
+    yield
+    bad = sorted({" ".join(s.split()) for s in _statements if unscoped(s)})
+    assert not bad, "statements touching app data without an app_id condition:\n" + "\n".join(bad)

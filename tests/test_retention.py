@@ -30,7 +30,9 @@ def load(cli, app_id: str, ages: list[float]) -> str:
 
 def served(url: str, app_id: str, token: str) -> list[str]:
     with TestClient(create_app(Settings(url, 0))) as client:
-        r = client.get(calls_path(app_id), params={"limit": 500}, headers={"Authorization": f"Bearer {token}"})
+        r = client.get(
+            calls_path(app_id), params={"limit": 500}, headers={"Authorization": f"Bearer {token}"}
+        )
         return [x["id"] for x in r.json()["result"]]
 
 
@@ -55,7 +57,9 @@ def test_dry_run_then_apply_for_all_apps(cli):
     if store.engine.dialect.name == "postgresql":
         assert "dropped partition calls_y" in done
         cutoff_month = (datetime.now(UTC) - timedelta(days=400)).strftime("y%Ym%m")
-        assert all(name < f"calls_{cutoff_month}" for name in done.split() if name.startswith("calls_y"))
+        assert all(
+            name < f"calls_{cutoff_month}" for name in done.split() if name.startswith("calls_y")
+        )
     again = cli("retention", "apply", "--older-than", "13mo").stdout
     assert "removed 0 records in all" in again
     store.close()
@@ -77,4 +81,7 @@ def test_one_app_only_and_reingest_after_retention(cli):
 def test_bad_age_and_unknown_app(cli):
     bad = cli("retention", "apply", "--older-than", "13 months", check=False)
     assert bad.returncode == 2 and "13mo" in bad.stderr
-    assert cli("retention", "apply", "--older-than", "1y", "--app", "ghost", check=False).returncode == 1
+    assert (
+        cli("retention", "apply", "--older-than", "1y", "--app", "ghost", check=False).returncode
+        == 1
+    )
