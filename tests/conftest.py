@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import os
 import re
-import sqlite3
 import secrets
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator

@@ -48,7 +48,7 @@ def test_overlapping_concurrent_writers(db_url):
                     ids.reverse()  # opposite lock orders must not deadlock either
                 store.ingest("c", batch(ids, n * 100 + round_))
                 acknowledged[n].update(f"c{i:05d}" for i in ids)
-        except BaseException as exc:  # noqa: BLE001 - the test reports whatever escaped
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in (0, 1)]
