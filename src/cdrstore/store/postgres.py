@@ -315,7 +315,8 @@ class PostgresStore(SqlStore):
         with self._raw() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             try:
-                with conn.cursor() as cursor:
+                # Binary results: bytea arrives as the stored bytes, not as hex text to decode.
+                with conn.cursor(binary=True) as cursor:
                     yield cursor
             finally:
                 conn.rollback()
