@@ -3,7 +3,8 @@
     python -m bench [--records 1000000] [--post-records 100000] [--seconds 10] [--workdir bench/data]
 
 Builds an SQLite store of `--records` synthetic CDRs (synth.py) with `cdrstore import`, then prints:
-- import rate of an NDJSON file (`cdrstore import`) and POST rate (10,000-record batches, one client);
+- import rate of an NDJSON file (`cdrstore import`) and POST rate (10,000-record batches, one client,
+  of calls in the weeks after the imported ones, as a phone system sends them);
 - for 500-record pages at offset 0 and 100,000, with and without callType+status filters:
   floor (the store's own SQL fetch of the stored JSON plus the join, in process, no HTTP),
   in-process (the whole app through an in-process ASGI client), and HTTP (one client on loopback):
@@ -19,12 +20,15 @@ import argparse
 import asyncio
 import logging
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +40,7 @@ from cdrstore.api.calls import PAGE_PREFIX, PAGE_SUFFIX
 from cdrstore.query import parse_call_query
 from cdrstore.settings import Settings
 from cdrstore.store import open_store
-from cdrstore.synth import generate
+from cdrstore.synth import DEFAULT_DAYS, DEFAULT_START, generate
 
 APP = "bench"
 PATH = f"/v1/api/apps/{APP}/data/call-detail"
@@ -63,14 +67,14 @@ def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
     return out
 
 
-def write_ndjson(path: Path, n: int, seed: int) -> None:
+def write_ndjson(path: Path, n: int, seed: int, start: datetime = DEFAULT_START) -> None:
     if path.exists():
         return
     print(f"generating {n:,} synthetic records into {path} ...", file=sys.stderr)
     encoder = msgspec.json.Encoder()
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as f:
-        for rec in generate(n, seed):
+        for rec in generate(n, seed, start=start):
             f.write(encoder.encode(rec) + b"\n")
     tmp.rename(path)
 
@@ -122,6 +126,31 @@ def start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("server did not start")
+
+
+def wrk_load(
+    base: str, query: str, token: str, seconds: float, concurrency: int
+) -> tuple[int, int]:
+    """(requests done, non-2xx) from wrk, a load generator in C that leaves the CPU to the server."""
+    wrk = shutil.which("wrk")
+    assert wrk is not None
+    out = subprocess.run(
+        [
+            wrk,
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{seconds:.0f}s",
+            "-H",
+            f"Authorization: Bearer {token}",
+            f"{base}{PATH}?{query}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    done = re.search(r"(\d+) requests in", out)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return (int(done.group(1)) if done else 0), (int(bad.group(1)) if bad else 0)
 
 
 async def load(
@@ -220,9 +249,10 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
 
     source = args.workdir / f"synth-{args.records}-seed1.ndjson"
-    extra = args.workdir / f"synth-{args.post_records}-seed2.ndjson"
+    # POSTed records are the weeks after the imported ones, as a phone system sends new calls.
+    extra = args.workdir / f"synth-{args.post_records}-seed2-after.ndjson"
     write_ndjson(source, args.records, 1)
-    write_ndjson(extra, args.post_records, 2)
+    write_ndjson(extra, args.post_records, 2, DEFAULT_START + timedelta(days=DEFAULT_DAYS))
     url = fresh_database(args.db, args.workdir, args.records)
     postgres = url.startswith("postgres")
     env = {**os.environ, "CDRSTORE_DATABASE_URL": url}
@@ -322,12 +352,21 @@ def main() -> None:
                     f"{kind or 'unfiltered, '}offset 100k / offset 0 (floor medians): {deep:.2f}x"
                 )
 
-        print(f"\n## throughput, 2 workers, 16 concurrent connections, {args.seconds:.0f} s each")
+        generator = (
+            "wrk" if shutil.which("wrk") else "httpx (Python: install wrk for a lighter one)"
+        )
+        print(
+            f"\n## throughput, 2 workers, 16 concurrent connections, {args.seconds:.0f} s each,"
+            f" load from {generator}"
+        )
         print(f"{'scenario':24} {'HTTP req/s':>10} {'floor req/s':>12} {'ratio':>6} {'errors':>6}")
         for name, query in SCENARIOS.items():
             if name not in floors:
                 continue
-            done, errors = asyncio.run(load(base, query, token, args.seconds, 16))
+            if shutil.which("wrk"):
+                done, errors = wrk_load(base, query, token, args.seconds, 16)
+            else:
+                done, errors = asyncio.run(load(base, query, token, args.seconds, 16))
             rps, floor_rps = done / args.seconds, 1000 / floors[name]
             print(
                 f"{name:24} {rps:10.1f} {floor_rps:12.1f} {rps / floor_rps:6.2f} {errors:6d}",

@@ -254,6 +254,13 @@ class PostgresStore(SqlStore):
 
         return retrying(attempt)
 
+    def _streaming_cursor(self, cursor: Any) -> Any:
+        # Server-side: rows arrive as they are read, so stopping early spares computing the rest
+        # (a client-side cursor would receive every hour of the app's history first).
+        named = cursor.connection.cursor(name="cdrstore_buckets")
+        named.itersize = 256
+        return named
+
     @contextmanager
     def _writing(self) -> Iterator[psycopg.Cursor[Any]]:
         with self._raw() as conn:

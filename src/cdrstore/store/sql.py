@@ -51,7 +51,7 @@ def count_range(cursor: Any, filters: Filters, lo: int, hi: int) -> int:
 
 
 def bucket_counts(
-    cursor: Any, app_id: str, query: PageQuery, lo: int | None, hi: int | None, mark: str
+    own: Any, app_id: str, query: PageQuery, lo: int | None, hi: int | None, mark: str
 ) -> Iterator[tuple[int, int]]:
     clauses: list[str] = [f"app_id = {mark}"]
     params: list[Any] = [app_id]
@@ -67,8 +67,8 @@ def bucket_counts(
         f"SELECT bucket, sum(n) FROM call_counts WHERE {' AND '.join(clauses)}"
         " GROUP BY bucket ORDER BY bucket"
     )
-    # A cursor of its own: the caller stops reading early, and closing this generator closes it.
-    own = cursor.connection.cursor()
+    # `own` is a cursor of its own: the caller stops reading early, and closing this generator
+    # closes it.
     try:
         own.execute(sql, params)
         for bucket, records in own:
@@ -86,6 +86,10 @@ class SqlStore(Store):
     @abstractmethod
     def _reading(self) -> AbstractContextManager[Any]:
         """A cursor inside one read transaction (one snapshot for every query in it)."""
+
+    def _streaming_cursor(self, cursor: Any) -> Any:
+        """A second cursor in the same transaction, for a result read only until enough is seen."""
+        return cursor.connection.cursor()
 
     @abstractmethod
     def _writing(self) -> AbstractContextManager[Any]:
@@ -128,7 +132,9 @@ class SqlStore(Store):
             start = seek(
                 query,
                 lambda lo, hi: count_range(cursor, filters, lo, hi),
-                lambda lo, hi: bucket_counts(cursor, app_id, query, lo, hi, mark),
+                lambda lo, hi: bucket_counts(
+                    self._streaming_cursor(cursor), app_id, query, lo, hi, mark
+                ),
                 self.seek_min_offset,
             )
             if start is None:

@@ -22,6 +22,13 @@ from .paging import bucket_of
 from .sql import SqlStore
 
 BUSY_TIMEOUT_MS = 30_000
+# The stored form of a batch's ids that exist already. CROSS JOIN fixes the loop order: probe the
+# (app_id, id) index once per id; given `id IN (...)` the planner walked the app's whole table instead
+# (measured: 2,800 records/s POSTed into a 1,000,000-record store).
+EXISTING_SQL = (
+    "SELECT c.id, c.call_date, c.call_type, c.status, c.doc"
+    " FROM json_each(?) AS j CROSS JOIN calls AS c WHERE c.app_id = ? AND c.id = j.value"
+)
 
 
 def create_sqlite_engine(url: str) -> Engine:
@@ -37,6 +44,10 @@ def create_sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = FULL")  # an acknowledged batch survives power loss
         cursor.execute("PRAGMA foreign_keys = ON")
+        # Reads through a memory map (no copy out of the OS cache) and a larger page cache: a
+        # 500-record page at offset 0 drops from 2.7 to 1.6 ms on a 1,000,000-record store.
+        cursor.execute("PRAGMA mmap_size = 1073741824")
+        cursor.execute("PRAGMA cache_size = -65536")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -57,9 +68,7 @@ class SqliteWriter(BatchWriter):
         existing = {
             row[0]: row[1:]
             for row in cursor.execute(
-                "SELECT id, call_date, call_type, status, doc FROM calls"
-                " WHERE app_id = ? AND id IN (SELECT value FROM json_each(?))",
-                (app_id, msgspec.json.encode([r.id for r in records])),
+                EXISTING_SQL, (msgspec.json.encode([r.id for r in records]), app_id)
             )
         }
         new: list[tuple[Any, ...]] = []
