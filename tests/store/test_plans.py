@@ -14,5 +14,7 @@ def test_existing_ids_are_probed_in_the_identity_index(tmp_path):
     store.upgrade()
     store.close()
     with sqlite3.connect(path) as conn:
-        plan = " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {EXISTING_SQL}", ("[]", "a")))
+        plan = " | ".join(
+            row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {EXISTING_SQL}", ("[]", "a"))
+        )
     assert "SEARCH c USING INDEX" in plan and "(app_id=? AND id=?)" in plan, plan
