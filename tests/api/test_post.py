@@ -301,3 +301,10 @@ def test_more_than_32_mib_is_413(client, auth):
     assert r.status_code == 413
     assert r.json()["code"] == CODE_BAD_REQUEST
     assert stored(client, auth) == []
+
+
+def test_post_takes_no_query_parameters(client, auth):
+    r = client.post(PATH + "?offset=0", json=[record()], headers=auth)
+    assert r.status_code == 400
+    assert r.json() == {"code": CODE_BAD_REQUEST, "message": "invalid query: offset"}
+    assert stored(client, auth) == []

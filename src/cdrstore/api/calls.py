@@ -220,6 +220,8 @@ async def post_call_details(
 ) -> IngestResponse:
     # Refuse what can be refused before a byte of the body is read.
     await anyio.to_thread.run_sync(_caller, request, app_id, "ingest")
+    for name in request.query_params:  # POST takes none: a stray one is a mistake, said out loud
+        raise ApiError(400, f"invalid query: {name}")
     media_type = _media_type(request)
     _check_declared_length(request)
     body = await request.body()
