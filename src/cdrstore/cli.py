@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,10 +48,15 @@ apps_cli = typer.Typer(help="Create and list apps.", no_args_is_help=True)
 tokens_cli = typer.Typer(help="Create, list and revoke bearer tokens.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 retention_cli = typer.Typer(help="Remove records past their retention age.", no_args_is_help=True)
+calls_cli = typer.Typer(
+    help="Read calls from a call-detail API: this server or any CINNOX-compatible one.",
+    no_args_is_help=True,
+)
 app.add_typer(apps_cli, name="apps")
 app.add_typer(tokens_cli, name="tokens")
 app.add_typer(db_cli, name="db")
 app.add_typer(retention_cli, name="retention")
+app.add_typer(calls_cli, name="calls")
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False, soft_wrap=True)
@@ -420,6 +426,226 @@ def retention_apply(
         )
     total = sum(report.removed.values())
     out.print(f"{verb} {total:,} records in all", markup=False)
+
+
+# --- calls (client mode) and export (server side) ---------------------------------------------
+TypeOption = Annotated[str | None, typer.Option("--type", help="onnet, offnet or smartcall.")]
+StatusOption = Annotated[
+    str | None, typer.Option(help="One of the 8 call statuses, e.g. 'Call Ended'.")
+]
+SinceOption = Annotated[str | None, typer.Option(help="callDate >= this (RFC3339).")]
+UntilOption = Annotated[str | None, typer.Option(help="callDate < this (RFC3339).")]
+OffsetOption = Annotated[int, typer.Option(help="Records to skip.")]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")
+]
+BaseUrlOption = Annotated[
+    str, typer.Option(envvar="CDRSTORE_URL", help="The API's base URL ($CDRSTORE_URL).")
+]
+ClientAppOption = Annotated[
+    str, typer.Option("--app", envvar="CDRSTORE_APP", help="App ID ($CDRSTORE_APP).")
+]
+TokenOption = Annotated[
+    str,
+    typer.Option(
+        envvar="CDRSTORE_TOKEN",
+        help="Bearer token ($CDRSTORE_TOKEN); never echoed.",
+        show_default=False,
+    ),
+]
+
+
+def _filters(
+    call_type: str | None,
+    status: str | None,
+    since: str | None,
+    until: str | None,
+    offset: int,
+    limit: int | None,
+) -> list[tuple[str, str]]:
+    """The filters as query pairs, checked by the contract's own rules before anything is sent."""
+    from .query import QueryError, parse_call_query
+
+    pairs = [
+        (name, value)
+        for name, value in (
+            ("callType", call_type),
+            ("status", status),
+            ("startAt", since),
+            ("endAt", until),
+            ("offset", str(offset)),
+            ("limit", None if limit is None else str(limit)),
+        )
+        if value is not None
+    ]
+    try:
+        parse_call_query(pairs)
+    except QueryError as exc:
+        raise fail(str(exc), 2) from None
+    return pairs
+
+
+def _write_docs(docs: Iterator[bytes], fmt: str, output: Path | None, what: str) -> int:
+    """Stream docs into the format; a progress line on a terminal. Returns how many."""
+    from .export import open_writer
+
+    if fmt == "parquet" and output is None:
+        raise fail("--format parquet needs --output FILE", 2)
+    stream = output.open("wb") if output is not None else sys.stdout.buffer
+    writer = open_writer(fmt, stream)
+    started = time.perf_counter()
+    with Progress(
+        TextColumn(what),
+        TextColumn("{task.completed:,} records"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(what, total=None)
+        try:
+            for doc in docs:
+                writer.write(doc)
+                if writer.count % 1000 == 0:
+                    bar.update(task, completed=writer.count)
+        finally:
+            writer.close()
+            if output is not None:
+                stream.close()
+    elapsed = time.perf_counter() - started
+    if output is not None:
+        err.print(f"{what}: {writer.count:,} records to {output} ({elapsed:.1f} s)")
+    return writer.count
+
+
+def _client_docs(
+    base_url: str, app_id: str, token: str, pairs: list[tuple[str, str]], walk: bool
+) -> Iterator[bytes]:
+    from .client import CdrstoreError, Client, call_query
+
+    names = {"callType": "call_type", "status": "status", "startAt": "start_at", "endAt": "end_at"}
+    kwargs: dict[str, Any] = {names[k]: v for k, v in pairs if k in names}
+    given = dict(pairs)
+    kwargs["offset"] = int(given.get("offset", "0"))
+    if "limit" in given:
+        kwargs["limit"] = int(given["limit"])
+    try:
+        with Client(base_url, app_id, token) as client:
+            if walk:
+                yield from client.iter_raw(**kwargs)
+            else:
+                raws, _ = client.raw_page(client.path, call_query(**kwargs))
+                for raw in raws:
+                    yield bytes(raw)
+    except CdrstoreError as exc:
+        raise fail(str(exc)) from None
+
+
+def _print_table(docs: Iterator[bytes]) -> None:
+    table = Table("id", "callDate", "type", "direction", "status", "caller", "callee", "seconds")
+    for doc in docs:
+        r = msgspec.json.decode(doc)
+        seconds = ""
+        if r.get("callEndTime"):
+            from .record import parse_timestamp
+
+            seconds = (
+                f"{(parse_timestamp(r['callEndTime']) - parse_timestamp(r['callDate'])) / 1000:.0f}"
+            )
+        table.add_row(
+            r["id"],
+            r["callDate"],
+            r["callType"],
+            r["callDirection"],
+            r["status"],
+            str(r.get("caller", "")),
+            str(r.get("callee", "")),
+            seconds,
+        )
+    out.print(table)
+
+
+@calls_cli.command("list")
+def calls_list(
+    token: TokenOption,
+    app_id: ClientAppOption,
+    base_url: BaseUrlOption = "http://127.0.0.1:8080",
+    call_type: TypeOption = None,
+    status: StatusOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    offset: OffsetOption = 0,
+    limit: Annotated[
+        int | None, typer.Option(help="Page size (1-500; the server's default if absent).")
+    ] = None,
+    all_pages: Annotated[
+        bool, typer.Option("--all", help="Walk every page, not just one.")
+    ] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", help="table, json, ndjson, csv or parquet.")
+    ] = "table",
+    output: OutputOption = None,
+) -> None:
+    """One page of calls (or every page with --all), as a table or in an export format."""
+    pairs = _filters(call_type, status, since, until, offset, limit)
+    docs = _client_docs(base_url, app_id, token, pairs, all_pages)
+    if fmt == "table":
+        _print_table(docs)
+        return
+    _check_format(fmt)
+    _write_docs(docs, fmt, output, "listing")
+
+
+def _check_format(fmt: str) -> None:
+    from .export import EXPORT_FORMATS
+
+    if fmt not in EXPORT_FORMATS:
+        raise fail(
+            f"--format must be one of {', '.join(EXPORT_FORMATS)} (or table for list), got {fmt!r}",
+            2,
+        )
+
+
+@calls_cli.command("export")
+def calls_export(
+    token: TokenOption,
+    app_id: ClientAppOption,
+    base_url: BaseUrlOption = "http://127.0.0.1:8080",
+    call_type: TypeOption = None,
+    status: StatusOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    offset: OffsetOption = 0,
+    fmt: Annotated[str, typer.Option("--format", help="ndjson, json, csv or parquet.")] = "ndjson",
+    output: OutputOption = None,
+) -> None:
+    """Every matching call, page by page, streamed into a file (memory stays flat)."""
+    _check_format(fmt)
+    pairs = _filters(call_type, status, since, until, offset, None)
+    _write_docs(_client_docs(base_url, app_id, token, pairs, True), fmt, output, "exporting")
+
+
+@app.command("export")
+def export_(
+    app_id: Annotated[str, typer.Option("--app", help="The app to export.")],
+    call_type: TypeOption = None,
+    status: StatusOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    offset: OffsetOption = 0,
+    fmt: Annotated[str, typer.Option("--format", help="ndjson, json, csv or parquet.")] = "ndjson",
+    output: OutputOption = None,
+    db: DbOption = None,
+) -> None:
+    """Export an app's records straight from the database (for operators), streaming."""
+    from .query import parse_call_query
+
+    _check_format(fmt)
+    query = parse_call_query(_filters(call_type, status, since, until, offset, None))
+    store = _open(db)
+    if store.get_app(app_id) is None:
+        raise fail(f"no app {app_id!r}")
+    _write_docs(store.iter_docs(app_id, query), fmt, output, "exporting")
 
 
 # --- demo -------------------------------------------------------------------------------------

@@ -139,6 +139,16 @@ class Record(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False)
     calleeFirstName: str = ""
     calleeLastName: str = ""
 
+    def call_datetime(self) -> datetime:
+        """callDate as an aware datetime (UTC)."""
+        return _EPOCH + timedelta(milliseconds=parse_timestamp(self.callDate))
+
+    def call_end_datetime(self) -> datetime | None:
+        """callEndTime as an aware datetime (UTC), None when unknown."""
+        if not self.callEndTime:
+            return None
+        return _EPOCH + timedelta(milliseconds=parse_timestamp(self.callEndTime))
+
 
 FIELDS: Final[tuple[str, ...]] = Record.__struct_fields__
 REQUIRED_FIELDS: Final = tuple(f.name for f in msgspec.structs.fields(Record) if f.required)

@@ -1,0 +1,416 @@
+"""A client for the call-detail API: cdrstore's, or any CINNOX-compatible server's.
+
+    from cdrstore.client import Client
+    with Client("http://127.0.0.1:8080", "demo", token) as client:
+        page = client.list_calls(status="Busy", start_at=datetime(2026, 9, 1, tzinfo=UTC), limit=500)
+        for call in client.iter_calls(call_type="offnet"):   # every page, lazily
+            print(call.id, call.call_datetime())
+        client.ingest(records)                               # cdrstore's POST extension
+
+`AsyncClient` has the same methods, awaitable (`iter_calls` is an async iterator). Only the
+reference API is relied on (offset paging, stopping on a short page); cdrstore's `Link: rel="next"`
+is followed when a server sends it. Records come back as `record.Record` (keys as served; unknown
+keys from other servers are ignored); `call_datetime()`/`call_end_datetime()` give aware datetimes.
+
+Errors, one tree mirroring the contract's error table:
+
+    CdrstoreError
+    ├── TransportError          the server could not be reached (after retries)
+    └── ApiError                the server answered with an error (.status, .code, .message)
+        ├── InvalidRequest      400, 404, 405, 413, 415: the message says what is wrong
+        ├── AuthenticationError 401: token missing, unknown, revoked or expired
+        ├── PermissionDenied    403: token not valid for this app, or lacks the scope
+        ├── RateLimited         429 (.retry_after, seconds)
+        └── ServerError         500, 503 and other 5xx
+
+Retries: 429, 5xx and connection errors are retried with exponential backoff and full jitter,
+waiting at least what `Retry-After` says, up to `max_retries` times and `max_wait` seconds in all;
+other 4xx never. The token is never part of a repr, a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+import httpx
+import msgspec
+
+from .contract import CALL_DETAIL_PATH, PAGE_LIMIT_MAX
+from .record import Record, format_timestamp
+
+DEFAULT_TIMEOUT: Final = 30.0
+DEFAULT_MAX_RETRIES: Final = 4
+DEFAULT_MAX_WAIT: Final = 60.0
+_RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+_JSON_BODY: Final = {"Content-Type": "application/json"}
+
+
+class CdrstoreError(Exception):
+    """Anything this client raises."""
+
+
+class TransportError(CdrstoreError):
+    """The server could not be reached, or the connection broke (after retries)."""
+
+
+class ApiError(CdrstoreError):
+    def __init__(self, status: int, code: int | None, message: str) -> None:
+        super().__init__(
+            f"HTTP {status}" + (f" (code {code})" if code is not None else "") + f": {message}"
+        )
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class InvalidRequest(ApiError):
+    pass
+
+
+class AuthenticationError(ApiError):
+    pass
+
+
+class PermissionDenied(ApiError):
+    pass
+
+
+class RateLimited(ApiError):
+    def __init__(
+        self, status: int, code: int | None, message: str, retry_after: float | None
+    ) -> None:
+        super().__init__(status, code, message)
+        self.retry_after = retry_after
+
+
+class ServerError(ApiError):
+    pass
+
+
+class IngestSummary(msgspec.Struct, frozen=True):
+    received: int
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+class ServedRecord(Record, forbid_unknown_fields=False, gc=False):
+    """A record as a server serves it; keys this model does not know are ignored."""
+
+
+class _Page(msgspec.Struct):
+    result: list[msgspec.Raw]
+    code: int = 0
+
+
+class _Error(msgspec.Struct):
+    code: int | None = None
+    message: str = ""
+
+
+_PAGE = msgspec.json.Decoder(_Page)
+_RECORD = msgspec.json.Decoder(ServedRecord)
+
+
+def decode_served(raw: bytes | msgspec.Raw) -> ServedRecord:
+    """One served record, typed; nulls from servers that send them read as absent values."""
+    try:
+        return _RECORD.decode(raw)
+    except msgspec.ValidationError:
+        data = msgspec.json.decode(raw)
+        cleaned = _drop_nulls(data)
+        return msgspec.convert(cleaned, ServedRecord)
+
+
+def _drop_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
+
+
+def _instant(value: datetime | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        raise ValueError("datetime filters must be timezone-aware")
+    return format_timestamp(int(value.timestamp() * 1000))
+
+
+def call_query(
+    call_type: str | None = None,
+    status: str | None = None,
+    start_at: datetime | str | None = None,
+    end_at: datetime | str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> dict[str, str]:
+    """The GET query string for these filters (only the parameters given)."""
+    params = {
+        "callType": call_type,
+        "status": status,
+        "startAt": _instant(start_at),
+        "endAt": _instant(end_at),
+        "offset": str(offset),
+        "limit": None if limit is None else str(limit),
+    }
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _error_for(response: httpx.Response) -> ApiError:
+    try:
+        body = msgspec.json.decode(response.content, type=_Error)
+        code, message = body.code, body.message or response.reason_phrase
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        code, message = None, response.reason_phrase or "error"
+    status = response.status_code
+    if status == 401:
+        return AuthenticationError(status, code, message)
+    if status == 403:
+        return PermissionDenied(status, code, message)
+    if status == 429:
+        return RateLimited(status, code, message, _retry_after(response))
+    if status >= 500:
+        return ServerError(status, code, message)
+    return InvalidRequest(status, code, message)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _next_link(response: httpx.Response) -> str | None:
+    link = response.links.get("next")
+    return str(response.url.join(link["url"])) if link and link.get("url") else None
+
+
+class _Retry:
+    """Backoff bookkeeping shared by both clients."""
+
+    def __init__(self, max_retries: int, max_wait: float) -> None:
+        self.max_retries = max_retries
+        self.max_wait = max_wait
+        self.attempt = 0
+        self.waited = 0.0
+
+    def delay(self, retry_after: float | None) -> float | None:
+        """Seconds to wait before the next try, or None to give up."""
+        if self.attempt >= self.max_retries:
+            return None
+        backoff = random.uniform(0, min(8.0, 0.25 * 2**self.attempt))
+        wait = max(backoff, retry_after or 0.0)
+        if self.waited + wait > self.max_wait:
+            return None
+        self.attempt += 1
+        self.waited += wait
+        return wait
+
+
+def _settle(
+    retry: _Retry,
+    method: str,
+    base_url: str,
+    response: httpx.Response | None,
+    failure: Exception | None,
+) -> float:
+    """Seconds to wait before trying again; raises the error to give up with."""
+    if response is None:
+        wait = retry.delay(None)
+        if wait is None:
+            raise TransportError(f"{method} {base_url}: {type(failure).__name__}") from None
+        return wait
+    error = _error_for(response)
+    retryable = response.status_code in _RETRY_STATUSES
+    wait = retry.delay(_retry_after(response)) if retryable else None
+    if wait is None:
+        raise error
+    return wait
+
+
+class _Base:
+    def __init__(
+        self,
+        base_url: str,
+        app_id: str,
+        token: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_wait: float = DEFAULT_MAX_WAIT,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.app_id = app_id
+        self.__token = token
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_wait = max_wait
+        self.path = CALL_DETAIL_PATH.replace("{app_id:str}", app_id)
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.__token}", "accept": "application/json"}
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, app_id={self.app_id!r}, token=***)"
+        )
+
+    @staticmethod
+    def _ingest_body(records: Iterable[Record | Mapping[str, Any]]) -> bytes:
+        return msgspec.json.encode(list(records))
+
+
+class Client(_Base):
+    """Synchronous client (httpx). Use as a context manager, or call `close()`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        app_id: str,
+        token: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(base_url, app_id, token, **kwargs)
+        self._http = httpx.Client(base_url=self.base_url, timeout=self.timeout, transport=transport)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        retry = _Retry(self.max_retries, self.max_wait)
+        headers = {**self._headers(), **kwargs.pop("headers", {})}
+        while True:
+            try:
+                response = self._http.request(method, url, headers=headers, **kwargs)
+            except httpx.TransportError as exc:
+                time.sleep(_settle(retry, method, self.base_url, None, exc))
+                continue
+            if response.status_code < 400:
+                return response
+            time.sleep(_settle(retry, method, self.base_url, response, None))
+
+    def raw_page(
+        self, url: str, params: Mapping[str, str] | None
+    ) -> tuple[list[msgspec.Raw], str | None]:
+        response = self._send("GET", url, params=params)
+        return _PAGE.decode(response.content).result, _next_link(response)
+
+    def list_calls(self, **filters: Any) -> list[ServedRecord]:
+        """One page (default limit: the server's, 100 on cdrstore)."""
+        raws, _ = self.raw_page(self.path, call_query(**filters))
+        return [decode_served(raw) for raw in raws]
+
+    def iter_raw(self, **filters: Any) -> Iterator[bytes]:
+        """Every matching record's JSON, page by page (limit 500 unless given), lazily."""
+        filters.setdefault("limit", PAGE_LIMIT_MAX)
+        limit, offset = filters["limit"], filters.get("offset", 0)
+        url: str = self.path
+        params: dict[str, str] | None = call_query(**filters)
+        while True:
+            raws, following = self.raw_page(url, params)
+            for raw in raws:
+                yield bytes(raw)
+            if len(raws) < limit:
+                return
+            offset += len(raws)
+            if following is not None:
+                url, params = following, None
+            else:
+                url, params = self.path, {**call_query(**filters), "offset": str(offset)}
+
+    def iter_calls(self, **filters: Any) -> Iterator[ServedRecord]:
+        for raw in self.iter_raw(**filters):
+            yield decode_served(raw)
+
+    def ingest(self, records: Iterable[Record | Mapping[str, Any]]) -> IngestSummary:
+        """POST records (cdrstore's extension); safe to retry: a known id replaces its record."""
+        response = self._send(
+            "POST", self.path, content=self._ingest_body(records), headers=_JSON_BODY
+        )
+        return msgspec.convert(msgspec.json.decode(response.content)["result"], IngestSummary)
+
+
+class AsyncClient(_Base):
+    """The asynchronous twin of `Client`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        app_id: str,
+        token: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(base_url, app_id, token, **kwargs)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=self.timeout, transport=transport
+        )
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        retry = _Retry(self.max_retries, self.max_wait)
+        headers = {**self._headers(), **kwargs.pop("headers", {})}
+        while True:
+            try:
+                response = await self._http.request(method, url, headers=headers, **kwargs)
+            except httpx.TransportError as exc:
+                await asyncio.sleep(_settle(retry, method, self.base_url, None, exc))
+                continue
+            if response.status_code < 400:
+                return response
+            await asyncio.sleep(_settle(retry, method, self.base_url, response, None))
+
+    async def list_calls(self, **filters: Any) -> list[ServedRecord]:
+        response = await self._send("GET", self.path, params=call_query(**filters))
+        return [decode_served(raw) for raw in _PAGE.decode(response.content).result]
+
+    async def iter_calls(self, **filters: Any) -> AsyncIterator[ServedRecord]:
+        filters.setdefault("limit", PAGE_LIMIT_MAX)
+        limit, offset = filters["limit"], filters.get("offset", 0)
+        url: str = self.path
+        params: dict[str, str] | None = call_query(**filters)
+        while True:
+            response = await self._send("GET", url, params=params)
+            raws = _PAGE.decode(response.content).result
+            for raw in raws:
+                yield decode_served(raw)
+            if len(raws) < limit:
+                return
+            offset += len(raws)
+            following = _next_link(response)
+            if following is not None:
+                url, params = following, None
+            else:
+                url, params = self.path, {**call_query(**filters), "offset": str(offset)}
+
+    async def ingest(self, records: Iterable[Record | Mapping[str, Any]]) -> IngestSummary:
+        response = await self._send(
+            "POST", self.path, content=self._ingest_body(records), headers=_JSON_BODY
+        )
+        return msgspec.convert(msgspec.json.decode(response.content)["result"], IngestSummary)

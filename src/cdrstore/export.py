@@ -1,0 +1,180 @@
+"""Streaming exports of records in NDJSON, JSON, CSV or Parquet; memory stays flat however many.
+
+Every writer takes each record as its canonical JSON (as the store keeps it and the API serves it).
+
+CSV has one row per call: the 45 scalar keys in the served order, then the nested
+`recordingEventList` flattened into `recordingCount` (events), `recordingFileCount` (files in all
+events), `recordingDurationMs` (sum of the files' durations) and `recordingFileUrls` (the files'
+download URLs joined by a space). Parquet keeps the nesting (a list of structs of a list of structs).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from abc import ABC, abstractmethod
+from typing import IO, Any, Final
+
+import msgspec
+
+from .record import FIELDS
+
+EXPORT_FORMATS: Final = ("ndjson", "json", "csv", "parquet")
+RECORDING_COLUMNS: Final = (
+    "recordingCount",
+    "recordingFileCount",
+    "recordingDurationMs",
+    "recordingFileUrls",
+)
+CSV_COLUMNS: Final = (*(f for f in FIELDS if f != "recordingEventList"), *RECORDING_COLUMNS)
+PARQUET_ROW_GROUP: Final = 10_000
+
+
+class ExportWriter(ABC):
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.count = 0
+
+    @abstractmethod
+    def write(self, doc: bytes) -> None: ...
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class NdjsonWriter(ExportWriter):
+    def write(self, doc: bytes) -> None:
+        self.stream.write(doc)
+        self.stream.write(b"\n")
+        self.count += 1
+
+
+class JsonWriter(ExportWriter):
+    """A JSON array, written as it goes (`cdrstore import` and POST read it back)."""
+
+    def write(self, doc: bytes) -> None:
+        self.stream.write(b"," if self.count else b"[")
+        self.stream.write(doc)
+        self.count += 1
+
+    def close(self) -> None:
+        self.stream.write(b"]\n" if self.count else b"[]\n")
+        super().close()
+
+
+def flatten(record: dict[str, Any]) -> list[Any]:
+    """One CSV row: scalars as served, recordings summarised (see the module docstring)."""
+    events = record.get("recordingEventList") or []
+    files = [f for event in events for f in (event.get("files") or [])]
+    summary = {
+        "recordingCount": len(events),
+        "recordingFileCount": len(files),
+        "recordingDurationMs": sum(int(f.get("duration") or 0) for f in files),
+        "recordingFileUrls": " ".join(
+            f.get("downloadUrl", "") for f in files if f.get("downloadUrl")
+        ),
+    }
+    row = []
+    for column in CSV_COLUMNS:
+        value = summary[column] if column in summary else record.get(column, "")
+        row.append(("true" if value else "false") if isinstance(value, bool) else value)
+    return row
+
+
+class CsvWriter(ExportWriter):
+    def __init__(self, stream: IO[bytes]) -> None:
+        super().__init__(stream)
+        self.text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
+        self.csv = csv.writer(self.text)
+        self.csv.writerow(CSV_COLUMNS)
+
+    def write(self, doc: bytes) -> None:
+        self.csv.writerow(flatten(msgspec.json.decode(doc)))
+        self.count += 1
+
+    def close(self) -> None:
+        self.text.flush()
+        self.text.detach()
+        super().close()
+
+
+def parquet_schema() -> Any:
+    """The record model as an Arrow schema (nesting kept)."""
+    import pyarrow as pa
+
+    file = pa.struct(
+        [
+            ("id", pa.string()),
+            ("name", pa.string()),
+            ("downloadUrl", pa.string()),
+            ("duration", pa.int64()),
+            ("mimeType", pa.string()),
+            ("size", pa.int64()),
+            ("type", pa.int64()),
+            ("isPrivate", pa.bool_()),
+        ]
+    )
+    event = pa.struct(
+        [
+            ("recorderEID", pa.string()),
+            ("startAt", pa.string()),
+            ("endAt", pa.string()),
+            ("files", pa.list_(file)),
+            ("code", pa.int64()),
+        ]
+    )
+    kinds = {
+        "seq": pa.int64(),
+        "callSeq": pa.int64(),
+        "isRecording": pa.bool_(),
+        "hasAudioFile": pa.bool_(),
+    }
+    return pa.schema(
+        [
+            (
+                name,
+                pa.list_(event) if name == "recordingEventList" else kinds.get(name, pa.string()),
+            )
+            for name in FIELDS
+        ]
+    )
+
+
+class ParquetWriter(ExportWriter):
+    def __init__(self, stream: IO[bytes]) -> None:
+        super().__init__(stream)
+        import pyarrow.parquet as pq
+
+        self.schema = parquet_schema()
+        self.rows: list[dict[str, Any]] = []
+        self.parquet = pq.ParquetWriter(stream, self.schema, compression="zstd")
+
+    def write(self, doc: bytes) -> None:
+        self.rows.append(msgspec.json.decode(doc))
+        self.count += 1
+        if len(self.rows) >= PARQUET_ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self.rows:
+            self.parquet.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
+            self.rows = []
+
+    def close(self) -> None:
+        self._flush()
+        self.parquet.close()
+        super().close()
+
+
+def open_writer(fmt: str, stream: IO[bytes]) -> ExportWriter:
+    writers: dict[str, type[ExportWriter]] = {
+        "ndjson": NdjsonWriter,
+        "json": JsonWriter,
+        "csv": CsvWriter,
+        "parquet": ParquetWriter,
+    }
+    if fmt not in writers:
+        raise ValueError(f"unknown format {fmt!r}: one of {', '.join(EXPORT_FORMATS)}")
+    return writers[fmt](stream)
