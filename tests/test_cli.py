@@ -79,6 +79,15 @@ def test_tokens_lifecycle(cli):
     assert json.loads(cli("tokens", "list", "--app", "acme", "--json").stdout)["state"] == "revoked"
 
 
+def test_scopes_may_be_comma_separated(cli):
+    cli("apps", "create", "Acme", "--id", "acme")
+    cli("tokens", "create", "--app", "acme", "--scope", "read,ingest")
+    assert json.loads(cli("tokens", "list", "--app", "acme", "--json").stdout)["scopes"] == [
+        "ingest",
+        "read",
+    ]
+
+
 def test_tokens_revoke_by_secret_and_expiry(cli):
     cli("apps", "create", "Acme", "--id", "acme")
     token = cli(

@@ -224,7 +224,7 @@ def tokens_create(
     app_id: Annotated[str, typer.Option("--app", help="The app the token is for.")],
     scope: Annotated[
         list[str],
-        typer.Option("--scope", help="read or ingest; repeat for both."),
+        typer.Option("--scope", help="read or ingest; repeat (or read,ingest) for both."),
     ],
     expires_in: Annotated[
         str | None, typer.Option(help="Lifetime such as 30s, 15m, 12h or 90d; none if absent.")
@@ -233,7 +233,7 @@ def tokens_create(
     db: DbOption = None,
 ) -> None:
     """Create a token; prints the secret alone on stdout (shown once, stored hashed)."""
-    scopes = frozenset(scope)
+    scopes = frozenset(part.strip() for value in scope for part in value.split(",") if part.strip())
     unknown = scopes - set(SCOPES)
     if unknown or not scopes:
         raise fail(
