@@ -29,3 +29,19 @@ def test_default_is_500_a_minute_and_off_switch(monkeypatch):
     monkeypatch.setenv("CDRSTORE_RATE_LIMIT", "off")
     assert Settings.from_env().rate_limit_per_minute == 0
     assert parse_rate_limit("120/min") == 120
+
+
+def test_rate_limit_headers_on_every_authenticated_response(store, db_url, tokens):
+    headers = tokens.headers("acme")
+    app = create_app(Settings(db_url, rate_limit_per_minute=3), store)
+    with TestClient(app) as client:
+        seen = []
+        for _ in range(4):
+            r = client.get(calls_path("acme") + "?limit=1", headers=headers)
+            seen.append(
+                (r.status_code, r.headers["ratelimit-limit"], r.headers["ratelimit-remaining"])
+            )
+            assert 1 <= int(r.headers["ratelimit-reset"]) <= 60
+        assert seen == [(200, "3", "2"), (200, "3", "1"), (200, "3", "0"), (429, "3", "0")]
+        bad = client.get(calls_path("acme") + "?limit=0", headers=tokens.headers("acme"))
+        assert bad.status_code == 400 and bad.headers["ratelimit-remaining"] == "2"

@@ -14,6 +14,7 @@ from ..settings import Settings
 from ..store import Store, open_store
 from .calls import get_call_details, post_call_details
 from .errors import EXCEPTION_HANDLERS
+from .headers import add_headers
 from .health import healthz, readyz
 from .ratelimit import RateLimiter
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi,
         on_shutdown=[close_store],
+        before_send=[add_headers],
         request_max_body_size=contract.BATCH_MAX_BYTES,
         debug=False,
     )

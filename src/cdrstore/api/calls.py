@@ -21,6 +21,7 @@ from ..record import CALL_TYPES, STATUSES, Record
 from ..store import Page, Store, TokenInfo
 from .auth import authenticate, authorize, bearer_secret
 from .errors import JSON, ApiError, ErrorBody
+from .headers import RATE_LIMIT_STATE
 from .ratelimit import RateLimiter
 
 PAGE_PREFIX: Final = b'{"code":0,"result":['
@@ -73,6 +74,7 @@ def _caller(request: Request[Any, Any, Any], app_id: str, scope: str) -> TokenIn
     limiter: RateLimiter = request.app.state.rate_limiter
     if limiter.enabled:
         verdict = limiter.hit(token.token_id)
+        request.scope.setdefault("state", {})[RATE_LIMIT_STATE] = verdict
         if not verdict.allowed:
             raise ApiError(
                 429,

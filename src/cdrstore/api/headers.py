@@ -1,0 +1,39 @@
+"""Headers every response carries: `X-Request-ID` (echoed or made) and, once a token is known,
+`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any, Final
+
+from .ratelimit import Verdict
+
+REQUEST_ID_HEADER: Final = b"x-request-id"
+RATE_LIMIT_STATE: Final = "cdrstore_rate_limit"
+_SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}\Z")
+
+
+def request_id(scope: dict[str, Any]) -> str:
+    """The caller's X-Request-ID if it is a sane token, else a new one (kept for the request)."""
+    state = scope.setdefault("state", {})
+    if "request_id" not in state:
+        given = next((v for k, v in scope.get("headers", ()) if k == REQUEST_ID_HEADER), b"")
+        state["request_id"] = given.decode() if _SAFE_ID.match(given) else uuid.uuid4().hex
+    return str(state["request_id"])
+
+
+async def add_headers(message: Any, scope: Any) -> None:
+    """Litestar `before_send` hook: runs for every response, errors and 404s included."""
+    if message["type"] != "http.response.start":
+        return
+    headers = list(message.get("headers", ()))
+    headers.append((REQUEST_ID_HEADER, request_id(scope).encode()))
+    verdict: Verdict | None = scope.get("state", {}).get(RATE_LIMIT_STATE)
+    if verdict is not None:
+        headers += [
+            (b"ratelimit-limit", str(verdict.limit).encode()),
+            (b"ratelimit-remaining", str(max(0, verdict.remaining)).encode()),
+            (b"ratelimit-reset", str(verdict.reset_after).encode()),
+        ]
+    message["headers"] = headers
