@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install install-dev lint typecheck pytest bench format clean
+.PHONY: run test install install-dev lint typecheck pytest bench fuzz format clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cdrstore needs Python 3.11 or newer"'
@@ -51,3 +51,6 @@ bench: install-dev
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+fuzz: install-dev
+	CDRSTORE_FUZZ_EXAMPLES=1000 $(BIN)/pytest -q tests/api/test_fuzz.py

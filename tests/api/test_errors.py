@@ -62,6 +62,11 @@ def test_404_405_message_names_method_and_url(client, auth, method):
     assert r.json()["message"] == f"method not found, method: {method} url: {PATH}"
 
 
+def test_405_says_which_methods_are_allowed(client, auth):
+    assert client.put(PATH, headers=auth).headers["allow"] == "GET, POST, OPTIONS"
+    assert client.post("/healthz").headers["allow"] == "GET, OPTIONS"
+
+
 def test_unknown_path_message(client):
     r = client.get("/v1/api/apps/acme/data/call-details")
     assert r.status_code == 404

@@ -8,6 +8,7 @@ from litestar import Litestar, Request, get
 from litestar.datastructures import State
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Reference, RequestBody, Schema
 
 from .. import __version__, contract
 from ..settings import Settings
@@ -23,6 +24,30 @@ from .ratelimit import RateLimiter
 async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The OpenAPI document at the root, where generic tools look first (also at /docs/openapi.json)."""
     return request.app.openapi_schema.to_schema()
+
+
+def document_ingest_body(app: Litestar) -> None:
+    """The POST body is read raw (to refuse it before buffering and to accept NDJSON), so Litestar
+    cannot infer it: describe it in the OpenAPI document by hand, from the Record model."""
+    records = Schema(type=OpenAPIType.ARRAY, items=Reference(ref="#/components/schemas/Record"))
+    envelope = Schema(
+        type=OpenAPIType.OBJECT,
+        properties={"result": records, "code": Schema(type=OpenAPIType.INTEGER)},
+        required=["result"],
+    )
+    path = contract.CALL_DETAIL_PATH.replace("{app_id:str}", "{app_id}")
+    operation = app.openapi_schema.paths[path].post  # type: ignore[index]
+    assert operation is not None
+    operation.request_body = RequestBody(
+        required=True,
+        description="At most 10,000 records and 32 MiB; one invalid record rejects the whole request.",
+        content={
+            "application/json": OpenAPIMediaType(schema=Schema(one_of=[records, envelope])),
+            "application/x-ndjson": OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.STRING, description="one JSON record a line")
+            ),
+        },
+    )
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Litestar:
@@ -49,7 +74,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         path="/docs",
         render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin(path="/openapi.json")],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[get_call_details, post_call_details, healthz, readyz, openapi_json],
         state=State({"store": store, "rate_limiter": RateLimiter(settings.rate_limit_per_minute)}),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -59,3 +84,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         request_max_body_size=contract.BATCH_MAX_BYTES,
         debug=False,
     )
+    document_ingest_body(app)
+    return app

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from .. import contract
 from ..batch import RecordError
+from .headers import allowed_methods
 
 log = logging.getLogger("cdrstore.api")
 
@@ -90,7 +91,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         message = "internal error"
     else:
         message = str(exc.detail)
-    headers = {"Allow": exc.headers["Allow"]} if exc.headers and "Allow" in exc.headers else None
+    headers = {"Allow": allowed_methods(request.url.path)} if status == 405 else None
     return error_response(status, message, headers)
 
 

@@ -1,5 +1,5 @@
 """Headers every response carries: `X-Request-ID` (echoed or made) and, once a token is known,
-`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`."""
+`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`; and the right `Allow` on OPTIONS."""
 
 from __future__ import annotations
 
@@ -12,6 +12,14 @@ from .ratelimit import Verdict
 REQUEST_ID_HEADER: Final = b"x-request-id"
 RATE_LIMIT_STATE: Final = "cdrstore_rate_limit"
 _SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}\Z")
+
+
+_CALL_DETAIL = re.compile(r"/v1/api/apps/[^/]+/data/call-detail/?\Z")
+
+
+def allowed_methods(path: str) -> str:
+    """What `Allow` lists (RFC 9110): call-detail takes GET and POST, every other path GET only."""
+    return "GET, POST, OPTIONS" if _CALL_DETAIL.match(path) else "GET, OPTIONS"
 
 
 def request_id(scope: dict[str, Any]) -> str:
@@ -28,6 +36,9 @@ async def add_headers(message: Any, scope: Any) -> None:
     if message["type"] != "http.response.start":
         return
     headers = list(message.get("headers", ()))
+    if scope.get("method") == "OPTIONS":  # Litestar's own answer lists only the first handler's
+        headers = [(k, v) for k, v in headers if k.lower() != b"allow"]
+        headers.append((b"allow", allowed_methods(scope.get("path", "")).encode()))
     headers.append((REQUEST_ID_HEADER, request_id(scope).encode()))
     verdict: Verdict | None = scope.get("state", {}).get(RATE_LIMIT_STATE)
     if verdict is not None:
