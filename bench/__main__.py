@@ -22,7 +22,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from cdrstore.query import parse_call_query
 from cdrstore.settings import Settings
 from cdrstore.store import open_store
 from cdrstore.synth import DEFAULT_DAYS, DEFAULT_START, generate
+from cdrstore.testing import live_server
 
 APP = "bench"
 PATH = f"/v1/api/apps/{APP}/data/call-detail"
@@ -87,45 +87,6 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         text=True,
         check=True,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "CDRSTORE_DATABASE_URL": url}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cdrstore",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--rate-limit",
-            "off",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
 
 
 def wrk_load(
@@ -273,8 +234,7 @@ def main() -> None:
     import_rate = args.records / (time.perf_counter() - start)
     print(f"cdrstore import (NDJSON, whole command): {import_rate:,.0f} records/s")
 
-    server, base = start_server(url, 1)
-    try:
+    with live_server(url, 1) as base:
         lines = extra.read_bytes().splitlines()
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
         start = time.perf_counter()
@@ -284,9 +244,6 @@ def main() -> None:
                 r.raise_for_status()
         post_rate = len(lines) / (time.perf_counter() - start)
         print(f"POST, 10,000-record NDJSON batches, one client: {post_rate:,.0f} records/s")
-    finally:
-        server.terminate()
-        server.wait()
     if postgres:
         import psycopg
 
@@ -313,8 +270,7 @@ def main() -> None:
     from litestar.testing import TestClient
 
     floors: dict[str, float] = {}
-    server, base = start_server(url, 2)
-    try:
+    with live_server(url, 2) as base:
         with (
             TestClient(app) as local,
             httpx.Client(base_url=base, headers=secret_headers) as remote,
@@ -372,10 +328,7 @@ def main() -> None:
                 f"{name:24} {rps:10.1f} {floor_rps:12.1f} {rps / floor_rps:6.2f} {errors:6d}",
                 flush=True,
             )
-    finally:
-        server.terminate()
-        server.wait()
-        store.close()
+    store.close()
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import msgspec
 
-from bench.__main__ import start_server
 from cdrstore.client import Client
+from cdrstore.testing import live_server
 
 _MEASURED_EXPORT = """
 import resource, sys
@@ -76,8 +76,7 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
 
     url, token = build(args.workdir, args.records)
-    server, base = start_server(url, 2)
-    try:
+    with live_server(url, 2) as base:
         path = "/v1/api/apps/demo/data/call-detail"
         start = time.perf_counter()
         raw = 0
@@ -102,13 +101,9 @@ def main() -> None:
             f"iter_calls over {typed:,} records: {rate:,.0f} records/s; raw httpx pages (floor):"
             f" {floor:,.0f} records/s; ratio {rate / floor:.2f}"
         )
-    finally:
-        server.terminate()
-        server.wait()
 
     url, token = build(args.workdir, args.export_records)
-    server, base = start_server(url, 2)
-    try:
+    with live_server(url, 2) as base:
         env = {**os.environ, "CDRSTORE_URL": base, "CDRSTORE_APP": "demo", "CDRSTORE_TOKEN": token}
         out = args.workdir / "export.csv"
         start = time.perf_counter()
@@ -127,9 +122,6 @@ def main() -> None:
             f"calls export --all --format csv of {rows:,} records: {elapsed:.0f} s,"
             f" peak RSS {peak_kb / 1024:.0f} MB (target <= 150 MB)"
         )
-    finally:
-        server.terminate()
-        server.wait()
 
 
 if __name__ == "__main__":

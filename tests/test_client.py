@@ -10,7 +10,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,8 +32,8 @@ from cdrstore.client import (
 )
 from cdrstore.export import CSV_COLUMNS
 from cdrstore.settings import Settings
+from cdrstore.testing import demo_token, live_server
 from tests.conftest import record
-from tests.test_server import free_port
 
 
 class Live:
@@ -58,41 +57,12 @@ class Live:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[Live]:
     work: Path = tmp_path_factory.mktemp("client")
-    env = {
-        **os.environ,
-        "CDRSTORE_DATABASE_URL": f"sqlite:///{work / 'c.db'}",
-        "NO_COLOR": "1",
-        "COLUMNS": "200",
-    }
-    demo = subprocess.run(
-        [sys.executable, "-m", "cdrstore", "demo", "--records", "10000", "--seed", "8"],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    token = demo.stdout.split("token: ")[1].split()[0]
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cdrstore", "serve", "--port", str(port), "--rate-limit", "off"],
-        env=env,
-        cwd=work,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    client_env = {**env, "CDRSTORE_URL": base, "CDRSTORE_APP": "demo", "CDRSTORE_TOKEN": token}
-    yield Live(base, token, client_env, work)
-    proc.terminate()
-    proc.wait(timeout=20)
+    url = f"sqlite:///{work / 'c.db'}"
+    token = demo_token(url, 10_000, work, seed=8)
+    env = {**os.environ, "CDRSTORE_DATABASE_URL": url, "NO_COLOR": "1", "COLUMNS": "200"}
+    with live_server(url, cwd=work) as base:
+        client_env = {**env, "CDRSTORE_URL": base, "CDRSTORE_APP": "demo", "CDRSTORE_TOKEN": token}
+        yield Live(base, token, client_env, work)
 
 
 def server_order(live: Live) -> list[str]:

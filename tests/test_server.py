@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from cdrstore.testing import demo_token, live_server
 
 
 class Server:
@@ -32,53 +24,10 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
     work: Path = tmp_path_factory.mktemp("serve")
-    port = free_port()
-    env = {**os.environ, "CDRSTORE_DATABASE_URL": f"sqlite:///{work / 'live.db'}", "NO_COLOR": "1"}
-    demo = subprocess.run(
-        [sys.executable, "-m", "cdrstore", "demo", "--records", "500"],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    token = demo.stdout.split("token: ")[1].split()[0]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cdrstore",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--rate-limit",
-            "off",
-        ],
-        env=env,
-        cwd=work,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(
-                f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
-            )
-        time.sleep(0.2)
-    yield Server(base, token)
-    proc.terminate()
-    proc.wait(timeout=20)
+    url = f"sqlite:///{work / 'live.db'}"
+    token = demo_token(url, 500, work)
+    with live_server(url, workers=2, cwd=work) as base:
+        yield Server(base, token)
 
 
 def check_page(text: str) -> None:

@@ -1,0 +1,74 @@
+"""Run a real `cdrstore serve` in a subprocess: for tests, benchmarks and scripts that need a live
+server on loopback (a port of its own, the rate limit off, ready before it is handed over)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def live_server(
+    database_url: str, workers: int = 1, cwd: Path | None = None, timeout: float = 60
+) -> Iterator[str]:
+    """The base URL of a server on this database, stopped when the block ends."""
+    port = free_port()
+    env = {**os.environ, "CDRSTORE_DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "cdrstore", "serve", "--port", str(port)]
+    command += ["--workers", str(workers), "--rate-limit", "off", "--log-level", "warning"]
+    proc = subprocess.Popen(
+        command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                _, errors = proc.communicate()
+                raise RuntimeError(
+                    f"cdrstore serve did not start: {errors.decode(errors='replace')[-2000:]}"
+                )
+            time.sleep(0.1)
+        yield base
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def demo_token(database_url: str, records: int, cwd: Path, seed: int = 1) -> str:
+    """Run `cdrstore demo` on this database and return the demo app's token."""
+    env = {**os.environ, "CDRSTORE_DATABASE_URL": database_url, "NO_COLOR": "1"}
+    out = subprocess.run(
+        [sys.executable, "-m", "cdrstore", "demo", "--records", str(records), "--seed", str(seed)],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    ).stdout
+    return out.split("token: ")[1].split()[0]
