@@ -21,11 +21,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextmanager
-def live_server(
+def start_server(
     database_url: str, workers: int = 1, cwd: Path | None = None, timeout: float = 60
-) -> Iterator[str]:
-    """The base URL of a server on this database, stopped when the block ends."""
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A started server process and its base URL, once /readyz answers; stopping it is the caller's."""
     port = free_port()
     env = {**os.environ, "CDRSTORE_DATABASE_URL": database_url}
     command = [sys.executable, "-m", "cdrstore", "serve", "--port", str(port)]
@@ -35,20 +34,28 @@ def live_server(
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            _, errors = proc.communicate()
+            raise RuntimeError(
+                f"cdrstore serve did not start: {errors.decode(errors='replace')[-2000:]}"
+            )
+        time.sleep(0.1)
+
+
+@contextmanager
+def live_server(
+    database_url: str, workers: int = 1, cwd: Path | None = None, timeout: float = 60
+) -> Iterator[str]:
+    """The base URL of a server on this database, stopped when the block ends."""
+    proc, base = start_server(database_url, workers, cwd, timeout)
     try:
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                _, errors = proc.communicate()
-                raise RuntimeError(
-                    f"cdrstore serve did not start: {errors.decode(errors='replace')[-2000:]}"
-                )
-            time.sleep(0.1)
         yield base
     finally:
         if proc.poll() is None:
