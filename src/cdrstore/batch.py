@@ -31,6 +31,15 @@ class Envelope(msgspec.Struct, forbid_unknown_fields=True):
 _BODY_DECODER: Final = msgspec.json.Decoder(list[msgspec.Raw] | Envelope)
 
 
+class IngestSummary(msgspec.Struct, frozen=True):
+    """What a POST did with its records (spec section 4), as the 200 body's `result`."""
+
+    received: int
+    inserted: int
+    updated: int
+    unchanged: int
+
+
 class RecordError(msgspec.Struct):
     """One invalid record of a batch, as the 400 body lists it."""
 

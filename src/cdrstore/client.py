@@ -40,6 +40,7 @@ from typing import Any, Final
 import httpx
 import msgspec
 
+from .batch import IngestSummary
 from .contract import CALL_DETAIL_PATH, PAGE_LIMIT_MAX
 from .record import Record, format_timestamp
 
@@ -90,13 +91,6 @@ class RateLimited(ApiError):
 
 class ServerError(ApiError):
     pass
-
-
-class IngestSummary(msgspec.Struct, frozen=True):
-    received: int
-    inserted: int
-    updated: int
-    unchanged: int
 
 
 class ServedRecord(Record, forbid_unknown_fields=False, gc=False):

@@ -14,7 +14,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 
 from .. import contract
-from ..batch import INGEST_MEDIA_TYPES, BatchError, BatchTooLarge, parse_body
+from ..batch import INGEST_MEDIA_TYPES, BatchError, BatchTooLarge, IngestSummary, parse_body
 from ..gcpause import gc_paused
 from ..query import QueryError, parse_call_query
 from ..record import CALL_TYPES, STATUSES, Record
@@ -31,13 +31,6 @@ PAGE_SUFFIX: Final = b"]}"
 class CallDetailPage(msgspec.Struct):
     code: int
     result: list[Record]
-
-
-class IngestSummary(msgspec.Struct):
-    received: int
-    inserted: int
-    updated: int
-    unchanged: int
 
 
 class IngestResponse(msgspec.Struct):
