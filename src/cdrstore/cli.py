@@ -150,7 +150,27 @@ def serve(
         workers=workers,
         log_level=log_level,
         proxy_headers=False,
+        access_log=False,  # cdrstore.access writes one JSON line a request instead
+        log_config=_log_config(),
     )
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus cdrstore's own loggers (access lines, errors) on stderr, one message
+    a line; uvicorn applies it in every worker process."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["cdrstore"] = {"format": "%(message)s"}
+    config["handlers"]["cdrstore"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "cdrstore",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["cdrstore"] = {"handlers": ["cdrstore"], "level": "INFO", "propagate": False}
+    return config
 
 
 # --- db ---------------------------------------------------------------------------------------

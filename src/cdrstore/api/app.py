@@ -13,6 +13,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Reference, Requ
 from .. import __version__, contract
 from ..settings import Settings
 from ..store import Store, open_store
+from .accesslog import AccessLog
 from .calls import get_call_details, post_call_details
 from .errors import EXCEPTION_HANDLERS
 from .headers import add_headers
@@ -85,4 +86,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         debug=False,
     )
     document_ingest_body(app)
+    app.asgi_handler = AccessLog(app.asgi_handler)
     return app
