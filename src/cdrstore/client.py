@@ -188,6 +188,29 @@ def _next_link(response: httpx.Response) -> str | None:
     return str(response.url.join(link["url"])) if link and link.get("url") else None
 
 
+class _Walk:
+    """Where the next page of a walk is: the server's `Link: rel="next"` when it sends one, else
+    the next offset; a page shorter than the limit is the last (the reference API's only rule)."""
+
+    def __init__(self, path: str, filters: dict[str, Any]) -> None:
+        self.path = path
+        self.filters = {"limit": PAGE_LIMIT_MAX, **filters}
+        self.offset = int(self.filters.get("offset", 0))
+        self.url = path
+        self.params: dict[str, str] | None = call_query(**self.filters)
+
+    def advance(self, got: int, link: str | None) -> bool:
+        """Move past a page of `got` records; False when that page was the last."""
+        if got < self.filters["limit"]:
+            return False
+        self.offset += got
+        if link is not None:
+            self.url, self.params = link, None
+        else:
+            self.url, self.params = self.path, call_query(**{**self.filters, "offset": self.offset})
+        return True
+
+
 class _Retry:
     """Backoff bookkeeping shared by both clients."""
 
@@ -313,21 +336,13 @@ class Client(_Base):
 
     def iter_raw(self, **filters: Any) -> Iterator[bytes]:
         """Every matching record's JSON, page by page (limit 500 unless given), lazily."""
-        filters.setdefault("limit", PAGE_LIMIT_MAX)
-        limit, offset = filters["limit"], filters.get("offset", 0)
-        url: str = self.path
-        params: dict[str, str] | None = call_query(**filters)
+        walk = _Walk(self.path, filters)
         while True:
-            raws, following = self.raw_page(url, params)
+            raws, link = self.raw_page(walk.url, walk.params)
             for raw in raws:
                 yield bytes(raw)
-            if len(raws) < limit:
+            if not walk.advance(len(raws), link):
                 return
-            offset += len(raws)
-            if following is not None:
-                url, params = following, None
-            else:
-                url, params = self.path, {**call_query(**filters), "offset": str(offset)}
 
     def iter_calls(self, **filters: Any) -> Iterator[ServedRecord]:
         for raw in self.iter_raw(**filters):
@@ -385,23 +400,14 @@ class AsyncClient(_Base):
         return [decode_served(raw) for raw in _PAGE.decode(response.content).result]
 
     async def iter_calls(self, **filters: Any) -> AsyncIterator[ServedRecord]:
-        filters.setdefault("limit", PAGE_LIMIT_MAX)
-        limit, offset = filters["limit"], filters.get("offset", 0)
-        url: str = self.path
-        params: dict[str, str] | None = call_query(**filters)
+        walk = _Walk(self.path, filters)
         while True:
-            response = await self._send("GET", url, params=params)
+            response = await self._send("GET", walk.url, params=walk.params)
             raws = _PAGE.decode(response.content).result
             for raw in raws:
                 yield decode_served(raw)
-            if len(raws) < limit:
+            if not walk.advance(len(raws), _next_link(response)):
                 return
-            offset += len(raws)
-            following = _next_link(response)
-            if following is not None:
-                url, params = following, None
-            else:
-                url, params = self.path, {**call_query(**filters), "offset": str(offset)}
 
     async def ingest(self, records: Iterable[Record | Mapping[str, Any]]) -> IngestSummary:
         response = await self._send(
