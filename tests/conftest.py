@@ -145,6 +145,28 @@ def auth(tokens: Tokens) -> dict[str, str]:
     return tokens.headers("acme")
 
 
+def run_cli(
+    args: tuple[str, ...],
+    env: dict[str, str],
+    cwd: Path,
+    input: bytes | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """`cdrstore ARGS` as a user runs it; asserts success unless check=False."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "cdrstore", *args],
+        input=input.decode() if input is not None else None,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
 @pytest.fixture
 def cli(tmp_path: Path, db_url: str):
     url = db_url
@@ -153,18 +175,7 @@ def cli(tmp_path: Path, db_url: str):
         *args: str, input: bytes | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "CDRSTORE_DATABASE_URL": url, "NO_COLOR": "1", "COLUMNS": "200"}
-        proc = subprocess.run(
-            [sys.executable, "-m", "cdrstore", *args],
-            input=input.decode() if input is not None else None,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=120,
-        )
-        if check:
-            assert proc.returncode == 0, proc.stderr
-        return proc
+        return run_cli(args, env, tmp_path, input=input, check=check)
 
     run.url = url  # type: ignore[attr-defined]
     run.dir = tmp_path  # type: ignore[attr-defined]

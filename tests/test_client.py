@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +32,7 @@ from cdrstore.client import (
 from cdrstore.export import CSV_COLUMNS
 from cdrstore.settings import Settings
 from cdrstore.testing import demo_token, live_server
-from tests.conftest import record
+from tests.conftest import record, run_cli
 
 
 class Live:
@@ -41,17 +40,7 @@ class Live:
         self.base_url, self.token, self.env, self.work = base_url, token, env, work
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "cdrstore", *args],
-            env=self.env,
-            cwd=self.work,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if check:
-            assert proc.returncode == 0, proc.stderr
-        return proc
+        return run_cli(args, self.env, self.work, check=check)
 
 
 @pytest.fixture(scope="module")
