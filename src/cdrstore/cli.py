@@ -24,7 +24,7 @@ from .batch import BatchError
 from .contract import APP_ID_PATTERN, CALL_DETAIL_PATH, SCOPES
 from .durations import age_cutoff, parse_duration
 from .importer import ImportSource, default_jobs, import_files
-from .settings import RATE_LIMIT_ENV, parse_rate_limit
+from .settings import RATE_LIMIT_ENV, REDIS_URL_ENV, parse_rate_limit
 from .store import (
     DATABASE_URL_ENV,
     AppExists,
@@ -122,6 +122,13 @@ def serve(
             help=f"Requests a minute a token, or 'off' (default: ${RATE_LIMIT_ENV} or 500)."
         ),
     ] = None,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Count rate limits in this Redis (default: ${REDIS_URL_ENV}; else in the database).",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     db: DbOption = None,
 ) -> None:
@@ -135,6 +142,8 @@ def serve(
         except ValueError as exc:
             raise fail(str(exc)) from None
         os.environ[RATE_LIMIT_ENV] = rate_limit
+    if redis_url is not None:
+        os.environ[REDIS_URL_ENV] = redis_url
     store = _open(url)  # migrates once here, before any worker starts
     store.close()
     os.environ[DATABASE_URL_ENV] = url  # every worker builds its app from the environment

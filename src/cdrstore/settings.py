@@ -10,6 +10,7 @@ from .contract import RATE_LIMIT_DEFAULT_PER_MINUTE
 from .store import database_url
 
 RATE_LIMIT_ENV: Final = "CDRSTORE_RATE_LIMIT"
+REDIS_URL_ENV: Final = "CDRSTORE_REDIS_URL"
 
 
 def parse_rate_limit(text: str) -> int:
@@ -30,6 +31,7 @@ def parse_rate_limit(text: str) -> int:
 class Settings:
     database_url: str
     rate_limit_per_minute: int = RATE_LIMIT_DEFAULT_PER_MINUTE  # 0: no limit
+    redis_url: str | None = None  # where workers count requests; None: in the database
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -39,4 +41,5 @@ class Settings:
             rate_limit_per_minute=(
                 parse_rate_limit(limit) if limit is not None else RATE_LIMIT_DEFAULT_PER_MINUTE
             ),
+            redis_url=os.environ.get(REDIS_URL_ENV) or None,
         )

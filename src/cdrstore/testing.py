@@ -7,8 +7,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,13 +23,21 @@ def free_port() -> int:
 
 
 def start_server(
-    database_url: str, workers: int = 1, cwd: Path | None = None, timeout: float = 60
+    database_url: str,
+    workers: int = 1,
+    cwd: Path | None = None,
+    timeout: float = 60,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """A started server process and its base URL, once /readyz answers; stopping it is the caller's."""
+    """A started server process and its base URL, once /readyz answers; stopping it is the caller's.
+    Its stderr (one access line a request) is a pipe: the caller must read it or discard it."""
     port = free_port()
-    env = {**os.environ, "CDRSTORE_DATABASE_URL": database_url}
+    env = {**os.environ, **(env or {}), "CDRSTORE_DATABASE_URL": database_url}
     command = [sys.executable, "-m", "cdrstore", "serve", "--port", str(port)]
-    command += ["--workers", str(workers), "--rate-limit", "off", "--log-level", "warning"]
+    command += ["--workers", str(workers), "--log-level", "warning", *args]
+    if "--rate-limit" not in args:
+        command += ["--rate-limit", "off"]
     proc = subprocess.Popen(
         command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -55,6 +64,9 @@ def live_server(
 ) -> Iterator[str]:
     """The base URL of a server on this database, stopped when the block ends."""
     proc, base = start_server(database_url, workers, cwd, timeout)
+    assert proc.stderr is not None
+    # Read and dropped: a full pipe would stall the server at its next access line.
+    threading.Thread(target=proc.stderr.read, daemon=True).start()
     try:
         yield base
     finally:

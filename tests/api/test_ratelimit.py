@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
 from litestar.testing import TestClient
 
 from cdrstore.api import create_app
 from cdrstore.contract import CODE_RATE_LIMITED
 from cdrstore.settings import Settings, parse_rate_limit
+from cdrstore.store import open_store
+from cdrstore.testing import free_port, start_server
+from cdrstore.tokens import hash_secret, new_secret
 from tests.conftest import calls_path
 
 
@@ -45,3 +55,84 @@ def test_rate_limit_headers_on_every_authenticated_response(store, db_url, token
         assert seen == [(200, "3", "2"), (200, "3", "1"), (200, "3", "0"), (429, "3", "0")]
         bad = client.get(calls_path("acme") + "?limit=0", headers=tokens.headers("acme"))
         assert bad.status_code == 400 and bad.headers["ratelimit-remaining"] == "2"
+
+
+def _redis_unreachable() -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except (redis.RedisError, OSError) as exc:
+        return f"Redis at {REDIS_URL} unreachable: {exc}"
+    return None
+
+
+REDIS_URL = os.environ.get("CDRSTORE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+LIMIT = 20
+
+
+@pytest.mark.parametrize("counted_in", ["database", "redis"])
+def test_limit_holds_over_two_worker_processes(counted_in, db_url, tmp_path):
+    """40 requests at once on new connections to 2 workers: exactly LIMIT pass, and the
+    RateLimit-Remaining values they carry are all different (one count, not one a worker)."""
+    env = {}
+    if counted_in == "redis":
+        reason = _redis_unreachable()
+        if reason:
+            if os.environ.get("CI") == "true":
+                pytest.fail(reason)
+            pytest.skip(reason)
+        env["CDRSTORE_REDIS_URL"] = REDIS_URL
+    store = open_store(db_url)
+    store.upgrade()
+    store.create_app("acme", "acme")
+    secret = new_secret()
+    store.add_token("acme", hash_secret(secret), frozenset({"read"}), "t", None)
+    store.close()
+    proc, base = start_server(
+        db_url, workers=2, cwd=tmp_path, args=["--rate-limit", str(LIMIT)], env=env
+    )
+    try:
+        headers = {"Authorization": f"Bearer {secret}"}
+
+        def one(_: int) -> httpx.Response:
+            with httpx.Client(base_url=base, timeout=30) as http:  # a connection of its own
+                return http.get(calls_path("acme") + "?limit=1", headers=headers)
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(one, range(2 * LIMIT)))
+    finally:
+        proc.terminate()
+        _, log = proc.communicate(timeout=30)
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses == [200] * LIMIT + [429] * LIMIT
+    passed = sorted(int(r.headers["ratelimit-remaining"]) for r in answers if r.status_code == 200)
+    assert passed == list(range(LIMIT))
+    for r in answers:
+        assert r.headers["ratelimit-limit"] == str(LIMIT)
+        assert 1 <= int(r.headers["ratelimit-reset"]) <= 60
+        if r.status_code == 429:
+            assert r.json()["code"] == CODE_RATE_LIMITED and int(r.headers["retry-after"]) >= 1
+    pids = {
+        json.loads(line)["pid"]
+        for line in log.decode().splitlines()
+        if line.startswith("{") and '"route"' in line
+    }
+    assert len(pids) == 2, "both workers should have served some of the requests"
+
+
+def test_unreachable_redis_falls_back_to_counting_in_process(store, db_url, tokens):
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    headers = tokens.headers("acme")
+    app = create_app(Settings(db_url, rate_limit_per_minute=2, redis_url=closed), store)
+    warnings: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: warnings.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("cdrstore.ratelimit").addHandler(handler)
+    try:
+        with TestClient(app) as client:
+            got = [client.get(calls_path("acme"), headers=headers).status_code for _ in range(3)]
+    finally:
+        logging.getLogger("cdrstore.ratelimit").removeHandler(handler)
+    assert got == [200, 200, 429]
+    assert len(warnings) == 1 and "Redis unreachable" in warnings[0]

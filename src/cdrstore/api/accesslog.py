@@ -4,6 +4,7 @@ duration), never a token or a query string's secrets, on the `cdrstore.access` l
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any, Final
 
@@ -52,6 +53,7 @@ class AccessLog:
                             "app": (fields.get("path_params") or {}).get("app_id", ""),
                             "status": status,
                             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                            "pid": os.getpid(),  # which worker served it
                         }
                     ).decode()
                 )

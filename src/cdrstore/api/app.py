@@ -18,7 +18,7 @@ from .calls import get_call_details, post_call_details
 from .errors import EXCEPTION_HANDLERS
 from .headers import add_headers
 from .health import healthz, readyz
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, shared_counter
 
 
 @get("/openapi.json", include_in_schema=False, media_type="application/vnd.oai.openapi+json")
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if owned:
             store.close()
 
+    limiter = RateLimiter(settings.rate_limit_per_minute, shared_counter(store, settings.redis_url))
     openapi = OpenAPIConfig(
         title="cdrstore call-detail API",
         version=__version__,
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app = Litestar(
         route_handlers=[get_call_details, post_call_details, healthz, readyz, openapi_json],
-        state=State({"store": store, "rate_limiter": RateLimiter(settings.rate_limit_per_minute)}),
+        state=State({"store": store, "rate_limiter": limiter}),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi,
         on_shutdown=[close_store],

@@ -60,10 +60,10 @@ _INGEST_ERRORS: Final = {
 
 
 def _caller(request: Request[Any, Any, Any], app_id: str, scope: str) -> TokenInfo:
-    """Authenticate, authorise and count the request against the token's rate limit."""
+    """Authenticate, count the request against the token's rate limit, authorise (so that a
+    refused request counts too, and its answer carries the RateLimit headers)."""
     store: Store = request.app.state.store
     token = authenticate(store, bearer_secret(request))
-    authorize(token, app_id, scope)
     limiter: RateLimiter = request.app.state.rate_limiter
     if limiter.enabled:
         verdict = limiter.hit(token.token_id)
@@ -74,6 +74,7 @@ def _caller(request: Request[Any, Any, Any], app_id: str, scope: str) -> TokenIn
                 f"too many requests: at most {verdict.limit} a minute for this token",
                 headers={"Retry-After": str(verdict.reset_after)},
             )
+    authorize(token, app_id, scope)
     return token
 
 

@@ -1,12 +1,22 @@
-"""Requests a minute a token (spec section 5: 500 by default), counted in this process."""
+"""Requests a minute a token (spec section 5: 500 by default), counted over every worker process.
+
+A window opens at a token's first request and lasts a minute. The count lives where every worker
+sees it: in Redis when `CDRSTORE_REDIS_URL` is set, else in the database (`Store.count_request`).
+"""
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..store import Store
+
+log = logging.getLogger("cdrstore.ratelimit")
 
 
 @dataclass(frozen=True)
@@ -17,16 +27,83 @@ class Verdict:
     reset_after: int  # seconds until the window starts afresh
 
 
+class WindowCounter(Protocol):
+    def hit(self, key: str, now: float, window: float) -> tuple[int, float]:
+        """Count one request for `key`; the requests in its window so far, and when it opened."""
+        ...
+
+
+class LocalCounter:
+    """Counts in this process only: the fallback while Redis is unreachable."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, now: float, window: float) -> tuple[int, float]:
+        with self._lock:
+            started, used = self._windows.get(key, (now, 0))
+            if now - started >= window:
+                started, used = now, 0
+            self._windows[key] = (started, used + 1)
+            if len(self._windows) > 100_000:
+                for k in [k for k, (s, _) in self._windows.items() if now - s >= window]:
+                    del self._windows[k]
+            return used + 1, started
+
+
+class StoreCounter:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def hit(self, key: str, now: float, window: float) -> tuple[int, float]:
+        return self._store.count_request(key, now, window)
+
+
+class RedisCounter:
+    """One Redis key a token and window; it expires with the window, so nothing needs sweeping.
+    If Redis cannot be reached the limit is kept per process (logged), rather than refusing calls."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._redis: Any = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
+        self._fallback = LocalCounter()
+        self._warned_at = -math.inf
+
+    def hit(self, key: str, now: float, window: float) -> tuple[int, float]:
+        name = f"cdrstore:ratelimit:{key}"
+        window_ms = int(window * 1000)
+        try:
+            pipe = self._redis.pipeline(transaction=True)  # MULTI/EXEC: the three run as one
+            pipe.set(name, 0, nx=True, px=window_ms)
+            pipe.incr(name)
+            pipe.pttl(name)
+            _, used, ttl_ms = pipe.execute()
+        except self._errors as exc:
+            if now - self._warned_at >= window:
+                self._warned_at = now
+                log.warning("rate limit: Redis unreachable (%s); counting per process", exc)
+            return self._fallback.hit(key, now, window)
+        ttl_ms = ttl_ms if ttl_ms >= 0 else window_ms
+        return int(used), now - (window_ms - ttl_ms) / 1000
+
+
 class RateLimiter:
     """Fixed one-minute windows per key; a limit of 0 lets everything through."""
 
     WINDOW_SECONDS = 60
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_minute: int,
+        counter: WindowCounter | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.per_minute = per_minute
+        self._counter = counter or LocalCounter()
         self._clock = clock
-        self._windows: dict[str, tuple[float, int]] = {}
-        self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
@@ -34,19 +111,13 @@ class RateLimiter:
 
     def hit(self, key: str) -> Verdict:
         now = self._clock()
-        with self._lock:
-            started, used = self._windows.get(key, (now, 0))
-            if now - started >= self.WINDOW_SECONDS:
-                started, used = now, 0
-            allowed = used < self.per_minute
-            if allowed:
-                used += 1
-            self._windows[key] = (started, used)
-            if len(self._windows) > 100_000:
-                self._forget_idle(now)
+        used, started = self._counter.hit(key, now, self.WINDOW_SECONDS)
         reset_after = max(1, math.ceil(started + self.WINDOW_SECONDS - now))
-        return Verdict(allowed, self.per_minute, self.per_minute - used, reset_after)
+        return Verdict(
+            used <= self.per_minute, self.per_minute, max(0, self.per_minute - used), reset_after
+        )
 
-    def _forget_idle(self, now: float) -> None:
-        for key in [k for k, (s, _) in self._windows.items() if now - s >= self.WINDOW_SECONDS]:
-            del self._windows[key]
+
+def shared_counter(store: Store, redis_url: str | None) -> WindowCounter:
+    """Where every worker process counts: Redis if configured, else the database."""
+    return RedisCounter(redis_url) if redis_url else StoreCounter(store)

@@ -229,6 +229,12 @@ class Store(ABC):
                 row = connection.execute(select(tokens).where(where)).first()
         return _token_info(row)
 
+    # --- request counts (the rate limit shared by every worker) ------------------------------
+    @abstractmethod
+    def count_request(self, key: str, now: float, window: float) -> tuple[int, float]:
+        """Count one request for `key` in its window (opened by its first request, `window` seconds
+        long), as every process on this database sees it: (requests in the window, opened at)."""
+
     # --- records ------------------------------------------------------------------------------
     @abstractmethod
     def writer(self, app_id: str) -> AbstractContextManager[BatchWriter]:

@@ -82,6 +82,28 @@ class SqlStore(Store):
 
     mark = "?"
     seek_min_offset = SEEK_MIN_OFFSET
+    _swept_at = 0.0
+
+    def _count_sql(self) -> str:
+        """One statement counts a request and opens a new window once the old one has passed
+        (SET expressions read the row as it was)."""
+        m = self.mark
+        return (
+            f"INSERT INTO rate_windows (key, started, used) VALUES ({m}, {m}, 1)"
+            " ON CONFLICT (key) DO UPDATE SET"
+            f" used = CASE WHEN rate_windows.started <= {m} THEN 1 ELSE rate_windows.used + 1 END,"
+            f" started = CASE WHEN rate_windows.started <= {m}"
+            " THEN excluded.started ELSE rate_windows.started END"
+            " RETURNING used, started"
+        )
+
+    def _count_in(self, cursor: Any, key: str, now: float, window: float) -> tuple[int, float]:
+        cursor.execute(self._count_sql(), (key, now, now - window, now - window))
+        used, started = cursor.fetchone()
+        if now - self._swept_at >= window:  # keys of tokens no longer calling, once a window
+            self._swept_at = now
+            cursor.execute(f"DELETE FROM rate_windows WHERE started < {self.mark}", (now - window,))
+        return int(used), float(started)
 
     @abstractmethod
     def _reading(self) -> AbstractContextManager[Any]:
