@@ -24,7 +24,13 @@ from .batch import BatchError
 from .contract import APP_ID_PATTERN, CALL_DETAIL_PATH, SCOPES
 from .durations import age_cutoff, parse_duration
 from .importer import ImportSource, default_jobs, import_files
-from .settings import RATE_LIMIT_ENV, REDIS_URL_ENV, parse_rate_limit
+from .settings import (
+    BODY_TIMEOUT_ENV,
+    RATE_LIMIT_ENV,
+    REDIS_URL_ENV,
+    parse_rate_limit,
+    parse_seconds,
+)
 from .store import (
     DATABASE_URL_ENV,
     AppExists,
@@ -129,6 +135,13 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    body_timeout: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Seconds a request body may stall before a 408 (default: ${BODY_TIMEOUT_ENV} or 30).",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     db: DbOption = None,
 ) -> None:
@@ -144,6 +157,12 @@ def serve(
         os.environ[RATE_LIMIT_ENV] = rate_limit
     if redis_url is not None:
         os.environ[REDIS_URL_ENV] = redis_url
+    if body_timeout is not None:
+        try:
+            parse_seconds(body_timeout, "--body-timeout")
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        os.environ[BODY_TIMEOUT_ENV] = body_timeout
     store = _open(url)  # migrates once here, before any worker starts
     store.close()
     os.environ[DATABASE_URL_ENV] = url  # every worker builds its app from the environment

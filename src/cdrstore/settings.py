@@ -11,6 +11,18 @@ from .store import database_url
 
 RATE_LIMIT_ENV: Final = "CDRSTORE_RATE_LIMIT"
 REDIS_URL_ENV: Final = "CDRSTORE_REDIS_URL"
+BODY_TIMEOUT_ENV: Final = "CDRSTORE_BODY_TIMEOUT"
+BODY_TIMEOUT_DEFAULT: Final = 30.0  # seconds without a byte of a request body (nginx: 60)
+
+
+def parse_seconds(text: str, name: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 86_400:
+        raise ValueError(f"{name} must be seconds (a positive number), got {text!r}")
+    return value
 
 
 def parse_rate_limit(text: str) -> int:
@@ -32,6 +44,7 @@ class Settings:
     database_url: str
     rate_limit_per_minute: int = RATE_LIMIT_DEFAULT_PER_MINUTE  # 0: no limit
     redis_url: str | None = None  # where workers count requests; None: in the database
+    body_timeout: float = BODY_TIMEOUT_DEFAULT
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -42,4 +55,7 @@ class Settings:
                 parse_rate_limit(limit) if limit is not None else RATE_LIMIT_DEFAULT_PER_MINUTE
             ),
             redis_url=os.environ.get(REDIS_URL_ENV) or None,
+            body_timeout=parse_seconds(
+                os.environ.get(BODY_TIMEOUT_ENV) or str(BODY_TIMEOUT_DEFAULT), BODY_TIMEOUT_ENV
+            ),
         )

@@ -78,7 +78,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app = Litestar(
         route_handlers=[get_call_details, post_call_details, healthz, readyz, openapi_json],
-        state=State({"store": store, "rate_limiter": limiter}),
+        state=State(
+            {"store": store, "rate_limiter": limiter, "body_timeout": settings.body_timeout}
+        ),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi,
         on_shutdown=[close_store],

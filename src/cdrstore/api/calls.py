@@ -10,6 +10,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
+from litestar.exceptions import InternalServerException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 
@@ -54,6 +55,7 @@ _COMMON_ERRORS: Final = {
 }
 _INGEST_ERRORS: Final = {
     **_COMMON_ERRORS,
+    408: _error("The body stalled: nothing received for the body timeout (default 30 s)"),
     413: _error("More than 10,000 records or 32 MiB"),
     415: _error("Content-Type is neither application/json nor application/x-ndjson"),
 }
@@ -183,6 +185,31 @@ def _check_declared_length(request: Request[Any, Any, Any]) -> None:
         )
 
 
+async def _read_body(request: Request[Any, Any, Any], idle_timeout: float) -> bytes:
+    """The body, refused (413) as soon as it passes the limit, so never buffered beyond it; and
+    given up (408) once the client sends nothing for `idle_timeout` seconds, so that a slow or
+    stalled client holds one connection, not a worker."""
+    chunks: list[bytes] = []
+    stream = request.stream()
+    try:
+        while True:
+            with anyio.fail_after(idle_timeout):
+                chunk = await anext(stream, None)
+            if chunk is None:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(
+            408,
+            f"request body too slow: nothing received for {idle_timeout:g} s",
+            headers={"Connection": "close"},
+        ) from None
+    except InternalServerException:  # Litestar's word for a client gone mid-body
+        raise ApiError(400, "client disconnected before the body was complete") from None
+    finally:
+        await stream.aclose()
+
+
 def _ingest(store: Store, app_id: str, body: bytes, media_type: str) -> IngestResponse:
     with gc_paused():
         try:
@@ -220,5 +247,5 @@ async def post_call_details(
         raise ApiError(400, f"invalid query: {name}")
     media_type = _media_type(request)
     _check_declared_length(request)
-    body = await request.body()
+    body = await _read_body(request, state.body_timeout)
     return await anyio.to_thread.run_sync(_ingest, state.store, app_id, body, media_type)

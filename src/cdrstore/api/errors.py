@@ -28,6 +28,7 @@ _CODE_BY_STATUS: Final = {
     403: contract.CODE_FORBIDDEN,
     404: contract.CODE_NOT_FOUND,
     405: contract.CODE_NOT_FOUND,
+    408: contract.CODE_BAD_REQUEST,
     413: contract.CODE_BAD_REQUEST,
     415: contract.CODE_BAD_REQUEST,
     429: contract.CODE_RATE_LIMITED,
