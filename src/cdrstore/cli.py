@@ -26,8 +26,11 @@ from .durations import age_cutoff, parse_duration
 from .importer import ImportSource, default_jobs, import_files
 from .settings import (
     BODY_TIMEOUT_ENV,
+    METRICS_ENV,
+    MULTIPROC_DIR_ENV,
     RATE_LIMIT_ENV,
     REDIS_URL_ENV,
+    Settings,
     parse_rate_limit,
     parse_seconds,
 )
@@ -142,6 +145,14 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    metrics: Annotated[
+        bool | None,
+        typer.Option(
+            "--metrics/--no-metrics",
+            help=f"Serve Prometheus metrics at /metrics (default: ${METRICS_ENV}, else off).",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     db: DbOption = None,
 ) -> None:
@@ -157,12 +168,20 @@ def serve(
         os.environ[RATE_LIMIT_ENV] = rate_limit
     if redis_url is not None:
         os.environ[REDIS_URL_ENV] = redis_url
+    if metrics is not None:
+        os.environ[METRICS_ENV] = "on" if metrics else "off"
     if body_timeout is not None:
         try:
             parse_seconds(body_timeout, "--body-timeout")
         except ValueError as exc:
             raise fail(str(exc)) from None
         os.environ[BODY_TIMEOUT_ENV] = body_timeout
+    try:
+        settings = Settings.from_env()  # as every worker will read it: refuse bad values once, here
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if settings.metrics:
+        _share_metrics_between_workers()
     store = _open(url)  # migrates once here, before any worker starts
     store.close()
     os.environ[DATABASE_URL_ENV] = url  # every worker builds its app from the environment
@@ -181,6 +200,20 @@ def serve(
         access_log=False,  # cdrstore.access writes one JSON line a request instead
         log_config=_log_config(),
     )
+
+
+def _share_metrics_between_workers() -> None:
+    """Give the worker processes a fresh directory to keep metric values in, so that /metrics
+    adds up all of them (prometheus_client's multiprocess mode), removed when the server stops."""
+    import atexit
+    import shutil
+    import tempfile
+
+    if os.environ.get(MULTIPROC_DIR_ENV):
+        return  # the operator chose one
+    directory = tempfile.mkdtemp(prefix="cdrstore-metrics-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    os.environ[MULTIPROC_DIR_ENV] = directory
 
 
 def _log_config() -> dict[str, Any]:

@@ -12,6 +12,9 @@ from .store import database_url
 RATE_LIMIT_ENV: Final = "CDRSTORE_RATE_LIMIT"
 REDIS_URL_ENV: Final = "CDRSTORE_REDIS_URL"
 BODY_TIMEOUT_ENV: Final = "CDRSTORE_BODY_TIMEOUT"
+METRICS_ENV: Final = "CDRSTORE_METRICS"
+# prometheus_client's own variable; read when it is first imported, so set before any import of it.
+MULTIPROC_DIR_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 BODY_TIMEOUT_DEFAULT: Final = 30.0  # seconds without a byte of a request body (nginx: 60)
 
 
@@ -45,6 +48,7 @@ class Settings:
     rate_limit_per_minute: int = RATE_LIMIT_DEFAULT_PER_MINUTE  # 0: no limit
     redis_url: str | None = None  # where workers count requests; None: in the database
     body_timeout: float = BODY_TIMEOUT_DEFAULT
+    metrics: bool = False  # serve /metrics (Prometheus); off: it answers 404 like any unknown path
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -55,6 +59,7 @@ class Settings:
                 parse_rate_limit(limit) if limit is not None else RATE_LIMIT_DEFAULT_PER_MINUTE
             ),
             redis_url=os.environ.get(REDIS_URL_ENV) or None,
+            metrics=os.environ.get(METRICS_ENV, "").strip().lower() in ("1", "on", "true", "yes"),
             body_timeout=parse_seconds(
                 os.environ.get(BODY_TIMEOUT_ENV) or str(BODY_TIMEOUT_DEFAULT), BODY_TIMEOUT_ENV
             ),

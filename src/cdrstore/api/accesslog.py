@@ -1,5 +1,6 @@
 """Structured access logs: one JSON line a request (time, request ID, method, route, app, status,
-duration), never a token or a query string's secrets, on the `cdrstore.access` logger."""
+duration), never a token or a query string's secrets, on the `cdrstore.access` logger; and the same
+measurement into the request metrics."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from .headers import request_id
+from .metrics import observe_request
 
 log: Final = logging.getLogger("cdrstore.access")
 _ENCODER: Final = msgspec.json.Encoder()
@@ -40,8 +42,12 @@ class AccessLog:
         try:
             await self.app(scope, receive, capture)
         finally:
+            seconds = time.perf_counter() - started
+            fields: dict[str, Any] = dict(scope)  # the http scope's keys, read loosely
+            observe_request(
+                fields.get("method", ""), fields.get("path_template") or "", status, seconds
+            )
             if log.isEnabledFor(logging.INFO):
-                fields: dict[str, Any] = dict(scope)  # the http scope's keys, read loosely
                 log.info(
                     _ENCODER.encode(
                         {
@@ -52,7 +58,7 @@ class AccessLog:
                             "path": fields.get("path", ""),
                             "app": (fields.get("path_params") or {}).get("app_id", ""),
                             "status": status,
-                            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                            "duration_ms": round(seconds * 1000, 3),
                             "pid": os.getpid(),  # which worker served it
                         }
                     ).decode()

@@ -18,6 +18,7 @@ from .calls import get_call_details, post_call_details
 from .errors import EXCEPTION_HANDLERS
 from .headers import add_headers
 from .health import healthz, readyz
+from .metrics import metrics
 from .ratelimit import RateLimiter, shared_counter
 
 
@@ -77,7 +78,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin(path="/openapi.json")],
     )
     app = Litestar(
-        route_handlers=[get_call_details, post_call_details, healthz, readyz, openapi_json],
+        route_handlers=[
+            get_call_details,
+            post_call_details,
+            healthz,
+            readyz,
+            openapi_json,
+            *([metrics] if settings.metrics else []),
+        ],
         state=State(
             {"store": store, "rate_limiter": limiter, "body_timeout": settings.body_timeout}
         ),

@@ -23,6 +23,7 @@ from ..store import Page, Store, TokenInfo
 from .auth import authenticate, authorize, bearer_secret
 from .errors import JSON, ApiError, ErrorBody
 from .headers import RATE_LIMIT_STATE
+from .metrics import count_ingested
 from .ratelimit import RateLimiter
 
 PAGE_PREFIX: Final = b'{"code":0,"result":['
@@ -219,6 +220,7 @@ def _ingest(store: Store, app_id: str, body: bytes, media_type: str) -> IngestRe
         except BatchError as exc:
             raise ApiError(400, exc.message, errors=exc.errors) from None
         counts = store.ingest(app_id, records)
+    count_ingested(counts.inserted, counts.updated, counts.unchanged)
     return IngestResponse(
         0, IngestSummary(counts.received, counts.inserted, counts.updated, counts.unchanged)
     )

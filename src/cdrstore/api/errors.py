@@ -7,9 +7,11 @@ bug) is mapped here too, so no response ever carries another shape, a stack trac
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any, Final
 
 import msgspec
+import psycopg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -17,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from .. import contract
 from ..batch import RecordError
 from .headers import allowed_methods
+from .metrics import DATABASE_ERRORS
 
 log = logging.getLogger("cdrstore.api")
 
@@ -97,7 +100,8 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    if isinstance(exc, OperationalError | DBAPIError) and _is_unavailable(exc):
+    if _is_unavailable(exc):
+        DATABASE_ERRORS.labels("unavailable").inc()
         log.error(
             "database unavailable on %s %s: %s",
             request.method,
@@ -105,15 +109,25 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
             type(exc).__name__,
         )
         return error_response(503, "database unavailable, try again later", {"Retry-After": "1"})
+    if isinstance(exc, _DATABASE_ERRORS):
+        DATABASE_ERRORS.labels("error").inc()
     log.exception("internal error on %s %s", request.method, request.url.path)
     return error_response(500, "internal error")
 
 
-def _is_unavailable(exc: DBAPIError) -> bool:
-    text = str(exc.orig).lower() if exc.orig is not None else ""
-    return exc.connection_invalidated or any(
-        word in text for word in ("locked", "busy", "unable to open", "connection", "disk i/o")
-    )
+# The stores use the drivers directly for bulk work, so driver errors arrive unwrapped too.
+_DATABASE_ERRORS: Final = (DBAPIError, psycopg.Error, sqlite3.Error)
+_UNAVAILABLE_WORDS: Final = ("locked", "busy", "unable to open", "connection", "disk i/o")
+
+
+def _is_unavailable(exc: Exception) -> bool:
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig if isinstance(exc.orig, Exception) else exc
+    if not isinstance(exc, psycopg.OperationalError | sqlite3.OperationalError | OperationalError):
+        return False
+    return any(word in str(exc).lower() for word in _UNAVAILABLE_WORDS)
 
 
 EXCEPTION_HANDLERS: Final = {
