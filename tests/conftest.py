@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import copy
+import functools
+import logging
+import logging.config
 import os
 import re
 import secrets
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import psycopg
 import pytest
@@ -19,7 +22,10 @@ from litestar.testing import TestClient
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
+import cdrstore.api.errors
+import cdrstore.tokens
 from cdrstore.api import create_app
+from cdrstore.contract import TOKEN_PREFIX
 from cdrstore.settings import Settings
 from cdrstore.store import Store, open_store, redact_url
 from cdrstore.tokens import hash_secret, new_secret
@@ -162,6 +168,8 @@ def run_cli(
         cwd=cwd,
         timeout=300,
     )
+    if _active_guard is not None:
+        _active_guard.saw_cli(proc.stdout, proc.stderr)
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -230,3 +238,151 @@ def every_statement_names_its_app() -> Iterator[None]:
     yield
     bad = sorted({" ".join(s.split()) for s in _statements if unscoped(s)})
     assert not bad, "statements touching app data without an app_id condition:\n" + "\n".join(bad)
+
+
+# --- no token, nor its hash, in any log line or error body (issue "Secrets") ----------------------
+GUARDED_LOGGERS: Final = ("", "cdrstore", "uvicorn", "litestar", "httpx", "httpcore")
+_PRINTED_TOKEN = re.compile(re.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_-]{20,100}")
+_PLAIN_RECORD_KEYS: Final = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_FORMATTER: Final = logging.Formatter()
+
+
+def log_record_text(record: logging.LogRecord) -> str:
+    """All of a record that some handler could write out: its message with the arguments put in,
+    its exception and stack text, and every extra field."""
+    try:
+        parts = [record.getMessage()]
+    except Exception:  # arguments that do not fit the message: a handler would print both
+        parts = [f"{record.msg!r} % {record.args!r}"]
+    if record.exc_info and record.exc_info[0] is not None:
+        parts.append(_FORMATTER.formatException(record.exc_info))
+    parts += [text for text in (record.exc_text, record.stack_info) if text]
+    parts += [f"{k}={v!r}" for k, v in vars(record).items() if k not in _PLAIN_RECORD_KEYS]
+    return "\n".join(parts)
+
+
+def find_leaks(minted: Iterable[str], outputs: Iterable[tuple[str, str]]) -> list[str]:
+    """Every place in outputs, (label, text) pairs, where a minted token or its hash shows; each
+    described with the token masked, so that the report does not leak it in turn."""
+    needles: dict[str, str] = {}
+    for secret in minted:
+        # the random part alone: a token with its prefix cut off is as good as the whole of it
+        needles[secret.removeprefix(TOKEN_PREFIX)] = "token"
+        needles[hash_secret(secret)] = "token hash"
+    found = []
+    for label, text in outputs:
+        for needle, kind in needles.items():
+            at = text.find(needle)
+            if at >= 0:
+                around = text[max(0, at - 80) : at + len(needle) + 80].replace(needle, f"<{kind}>")
+                found.append(f"{kind} in {label}: ...{around}...")
+    return found
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        # by id: a record reaches this one handler once for each guarded logger it propagates to
+        self.records: dict[int, logging.LogRecord] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records[id(record)] = record
+
+
+class SecretGuard:
+    """What one test exposed: the tokens minted, the log records, error responses and CLI stderr."""
+
+    def __init__(self) -> None:
+        self.minted: list[str] = []
+        self.capture = _Capture()
+        self.error_responses: list[str] = []
+        self.cli_stderr: list[str] = []
+
+    def saw_cli(self, stdout: str, stderr: str) -> None:
+        """A `cdrstore` run: tokens it prints on stdout are its output; on stderr, a leak."""
+        self.minted += _PRINTED_TOKEN.findall(stdout or "")
+        self.cli_stderr.append(stderr or "")
+
+    def outputs(self) -> Iterator[tuple[str, str]]:
+        for record in self.capture.records.values():
+            yield f"log record {record.name} {record.levelname}", log_record_text(record)
+        for body in self.error_responses:
+            yield "error response", body
+        for stderr in self.cli_stderr:
+            yield "cdrstore CLI stderr", stderr
+
+    def leaks(self) -> list[str]:
+        return find_leaks([*_MINTED_OUTSIDE_TESTS, *self.minted], self.outputs())
+
+
+_active_guard: SecretGuard | None = None
+_MINTED_OUTSIDE_TESTS: list[str] = []  # by a test module as it is imported, say
+
+
+def _install_secret_hooks() -> None:
+    """Route every token minted, and every error response rendered, in this process to the running
+    test's guard: once, as this file is imported, so that a module imported later (or already, and
+    holding its own reference) uses the recording versions too."""
+    mint, render = cdrstore.tokens.new_secret, cdrstore.api.errors.error_response
+
+    @functools.wraps(mint)
+    def new_secret() -> str:
+        secret = mint()
+        (_active_guard.minted if _active_guard else _MINTED_OUTSIDE_TESTS).append(secret)
+        return secret
+
+    @functools.wraps(render)
+    def error_response(*args: Any, **kwargs: Any) -> Any:
+        response = render(*args, **kwargs)
+        if _active_guard is not None:
+            content = response.content.decode("utf-8", "replace")
+            _active_guard.error_responses.append(f"{content} headers={response.headers!r}")
+        return response
+
+    for name, module in list(sys.modules.items()):
+        if name.partition(".")[0] in ("cdrstore", "tests", "bench"):
+            for attr, value in list(vars(module).items()):
+                if value is mint:
+                    setattr(module, attr, new_secret)
+                elif value is render:
+                    setattr(module, attr, error_response)
+
+
+_install_secret_hooks()
+
+
+@pytest.fixture(autouse=True)
+def secret_guard() -> Iterator[SecretGuard]:
+    """Every test runs with debug logging on, and fails if a token it minted, or that token's hash,
+    shows in any log record, error response or CLI stderr (stdout is where the CLI prints a token)."""
+    global _active_guard
+    guard = SecretGuard()
+    loggers = [logging.getLogger(name) for name in GUARDED_LOGGERS]
+    levels = [logger.level for logger in loggers]
+
+    def watch() -> None:
+        for logger in loggers:
+            logger.setLevel(logging.DEBUG)
+            if guard.capture not in logger.handlers:
+                logger.addHandler(guard.capture)
+
+    configure = logging.config.dictConfig
+
+    def configure_then_watch(config: dict[str, Any]) -> None:
+        configure(config)
+        watch()  # Litestar configures logging as each app is made, resetting levels and handlers
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(logging.config, "dictConfig", configure_then_watch)
+        watch()
+        _active_guard = guard
+        try:
+            yield guard
+        finally:
+            _active_guard = None
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.removeHandler(guard.capture)
+                logger.setLevel(level)
+    leaks = guard.leaks()
+    if leaks:
+        pytest.fail("secret leaked:\n" + "\n".join(leaks), pytrace=False)

@@ -60,10 +60,15 @@ def start_server(
 
 @contextmanager
 def live_server(
-    database_url: str, workers: int = 1, cwd: Path | None = None, timeout: float = 60
+    database_url: str,
+    workers: int = 1,
+    cwd: Path | None = None,
+    timeout: float = 60,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """The base URL of a server on this database, stopped when the block ends."""
-    proc, base = start_server(database_url, workers, cwd, timeout)
+    proc, base = start_server(database_url, workers, cwd, timeout, args, env)
     assert proc.stderr is not None
     # Read and dropped: a full pipe would stall the server at its next access line.
     threading.Thread(target=proc.stderr.read, daemon=True).start()

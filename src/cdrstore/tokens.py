@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from typing import Final
@@ -20,6 +21,15 @@ def new_secret() -> str:
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def hash_matches(secret: str, token_hash: str) -> bool:
+    """Whether token_hash is this secret's hash, compared in constant time."""
+    # compare_digest takes as long wherever the first differing character is, so the time a
+    # comparison takes says nothing about how much of a stored hash a guess got right.
+    return hmac.compare_digest(
+        hash_secret(secret).encode(), token_hash.encode("utf-8", "surrogatepass")
+    )
 
 
 def looks_like_secret(text: str) -> bool:

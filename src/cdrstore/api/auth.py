@@ -9,7 +9,7 @@ from typing import Any, Final
 from litestar import Request
 
 from ..store import Store, TokenInfo
-from ..tokens import hash_secret, looks_like_secret
+from ..tokens import hash_matches, hash_secret, looks_like_secret
 from .errors import ApiError
 
 _CHALLENGE: Final = {"WWW-Authenticate": 'Bearer realm="cdrstore"'}
@@ -34,9 +34,10 @@ def authenticate(store: Store, secret: str) -> TokenInfo:
     if not looks_like_secret(secret):
         raise ApiError(401, "invalid token", headers=_INVALID)
     # Looked up by SHA-256 of the secret: lookup time depends on the hash, which a caller cannot
-    # steer byte by byte, so it reveals nothing about stored secrets.
+    # steer byte by byte, so it reveals nothing about stored secrets; the match found is then
+    # confirmed in constant time, so that no comparison of ours depends on how much of it matched.
     token = store.find_token(hash_secret(secret))
-    if token is None:
+    if token is None or not hash_matches(secret, token.token_hash):
         raise ApiError(401, "invalid token", headers=_INVALID)
     if token.revoked_at is not None:
         raise ApiError(401, "token revoked", headers=_INVALID)

@@ -11,7 +11,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
@@ -52,6 +52,7 @@ class TokenInfo:
     created_at: int
     expires_at: int | None
     revoked_at: int | None
+    token_hash: str = field(default="", repr=False, compare=False)  # to check a match against
 
     def is_active(self, now: float) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
@@ -116,6 +117,7 @@ def _token_info(row: object) -> TokenInfo:
         created_at=r["created_at"],
         expires_at=r["expires_at"],
         revoked_at=r["revoked_at"],
+        token_hash=r["token_hash"],
     )
 
 
@@ -190,6 +192,7 @@ class Store(ABC):
             created_at=int(time.time()),
             expires_at=expires_at,
             revoked_at=None,
+            token_hash=token_hash,
         )
         with self.engine.begin() as connection:
             connection.execute(
