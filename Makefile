@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install install-dev lint typecheck pytest bench fuzz format clean
+.PHONY: run test install install-dev lint typecheck pytest bench load fuzz crash format clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cdrstore needs Python 3.11 or newer"'
@@ -49,8 +49,17 @@ format: install-dev
 bench: install-dev
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# Mixed read/write load on a live server for 60 s, then stored == acknowledged; e.g.
+# make load LOAD_ARGS='--seconds 10 --db postgresql://postgres@127.0.0.1:5432/cdrstore_load'
+load: install-dev
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
 fuzz: install-dev
 	CDRSTORE_FUZZ_EXAMPLES=1000 $(BIN)/pytest -q tests/api/test_fuzz.py
+
+# The crash test with 25 SIGKILLs a backend instead of make test's 4.
+crash: install-dev
+	CDRSTORE_CRASH_KILLS=25 $(BIN)/pytest -q tests/test_crash.py
