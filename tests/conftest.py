@@ -193,7 +193,7 @@ def cli(tmp_path: Path, db_url: str):
 # --- every statement that touches app data names one app (Citus-ready, issue 3) -------------------
 APP_TABLES = re.compile(r"\b(calls|call_ids|call_counts|calls_y\d{4}m\d\d)\b", re.IGNORECASE)
 NOT_DATA = re.compile(
-    r"^\s*(CREATE|ALTER|DROP|TRUNCATE|PRAGMA|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|SET)\b",
+    r"^\s*(CREATE|ALTER|DROP|TRUNCATE|ANALYZE|PRAGMA|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|SET)\b",
     re.IGNORECASE,
 )
 _statements: list[str] = []

@@ -112,4 +112,6 @@ def import_files(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    if result.counts.inserted or result.counts.updated:
+        store.refresh_statistics()
     return result

@@ -243,6 +243,10 @@ class Store(ABC):
     def writer(self, app_id: str) -> AbstractContextManager[BatchWriter]:
         """A transaction to write one app's records in; rolled back if the block raises."""
 
+    @abstractmethod
+    def refresh_statistics(self) -> None:
+        """Bring the query planner's picture of the data up to date after a bulk load."""
+
     def ingest(self, app_id: str, records: Sequence[StoredRecord]) -> IngestCounts:
         with self.writer(app_id) as writer:
             return writer.write(records)

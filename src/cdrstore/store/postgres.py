@@ -261,6 +261,14 @@ class PostgresStore(SqlStore):
         named.itersize = 256
         return named
 
+    def refresh_statistics(self) -> None:
+        # A partition nobody has analysed yet is planned blind: a 100-record page of a freshly
+        # imported 20,000-record store took 27.7 ms until its partitions were analysed, 1.1 ms after
+        # (autovacuum gets there, but only a minute or more later). Sampled, so seconds at most.
+        names = ["call_ids", "call_counts", *(name for name, _, _ in self.partitions())]
+        with self._writing() as cursor:
+            cursor.execute(f"ANALYZE {', '.join(names)}")
+
     def count_request(self, key: str, now: float, window: float) -> tuple[int, float]:
         with self._raw() as conn:
             try:
