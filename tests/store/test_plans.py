@@ -1,9 +1,11 @@
-"""SQLite query plans the ingest rate depends on (the planner may choose otherwise as data grows)."""
+"""Query plans the speed depends on (the planner may choose otherwise as data grows)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
+from cdrstore.record import decode_record
 from cdrstore.store import open_store
 from cdrstore.store.sqlite import EXISTING_SQL
 
@@ -18,3 +20,29 @@ def test_existing_ids_are_probed_in_the_identity_index(tmp_path):
             row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {EXISTING_SQL}", ("[]", "a"))
         )
     assert "SEARCH c USING INDEX" in plan and "(app_id=? AND id=?)" in plan, plan
+
+
+def test_postgres_partitions_get_statistics_with_their_first_rows(postgres_url):
+    """A partition nobody analysed is planned blind (a 100-record page: 10.4 ms against 2.6 ms
+    once analysed); the first ingest into it, and `cdrstore import`, analyse it."""
+    from tests.conftest import empty_postgres, record
+
+    empty_postgres(postgres_url)
+    store = open_store(postgres_url)
+    store.upgrade()
+    store.create_app("acme", "acme")
+    counts = store.ingest(
+        "acme",
+        [
+            decode_record(json.dumps(record(id=f"r{i}", callDate="1987-03-04T05:06:07Z")).encode())
+            for i in range(3)
+        ],
+    )
+    assert counts.inserted == 3
+    with store.engine.connect() as conn:
+        # a month no other test writes to, so the partition is new here
+        (reltuples,) = conn.exec_driver_sql(
+            "SELECT reltuples FROM pg_class WHERE relname = 'calls_y1987m03'"
+        ).one()
+    store.close()
+    assert reltuples == 3

@@ -179,6 +179,7 @@ class PostgresStore(SqlStore):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self._partitions: set[int] = set()
+        self._analysed: set[int] = set()  # months whose partition has planner statistics
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -252,7 +253,27 @@ class PostgresStore(SqlStore):
             with self.writer(app_id) as writer:
                 return writer.write(records)
 
-        return retrying(attempt)
+        counts = retrying(attempt)
+        self._analyse_first_rows({month_of(r.call_date_ms) for r in records})
+        return counts
+
+    def _analyse_first_rows(self, months: set[int]) -> None:
+        """Analyse the tables these months' rows went to if nothing ever has (reltuples < 0): a
+        partition the planner knows nothing about is planned blind until autovacuum comes by, a
+        minute or more later. Afterwards autovacuum keeps the statistics; each month is checked
+        once a process."""
+        unknown = months - self._analysed
+        if not unknown:
+            return
+        names = [partition_name(m) for m in sorted(unknown)] + ["call_ids", "call_counts"]
+        with self._writing() as cursor:
+            cursor.execute(
+                "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND reltuples < 0", (names,)
+            )
+            blind = [name for (name,) in cursor.fetchall()]
+            if blind:
+                cursor.execute(f"ANALYZE {', '.join(blind)}")
+        self._analysed |= unknown
 
     def _streaming_cursor(self, cursor: Any) -> Any:
         # Server-side: rows arrive as they are read, so stopping early spares computing the rest
