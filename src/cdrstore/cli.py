@@ -26,6 +26,7 @@ from .durations import age_cutoff, parse_duration
 from .importer import ImportSource, default_jobs, import_files
 from .settings import (
     BODY_TIMEOUT_ENV,
+    HEADER_TIMEOUT_ENV,
     METRICS_ENV,
     MULTIPROC_DIR_ENV,
     RATE_LIMIT_ENV,
@@ -145,6 +146,13 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    header_timeout: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Seconds for a request's headers before a 408 (default: ${HEADER_TIMEOUT_ENV} or 10).",
+            show_default=False,
+        ),
+    ] = None,
     metrics: Annotated[
         bool | None,
         typer.Option(
@@ -170,12 +178,16 @@ def serve(
         os.environ[REDIS_URL_ENV] = redis_url
     if metrics is not None:
         os.environ[METRICS_ENV] = "on" if metrics else "off"
-    if body_timeout is not None:
-        try:
-            parse_seconds(body_timeout, "--body-timeout")
-        except ValueError as exc:
-            raise fail(str(exc)) from None
-        os.environ[BODY_TIMEOUT_ENV] = body_timeout
+    for option, value, env_name in (
+        ("--body-timeout", body_timeout, BODY_TIMEOUT_ENV),
+        ("--header-timeout", header_timeout, HEADER_TIMEOUT_ENV),
+    ):
+        if value is not None:
+            try:
+                parse_seconds(value, option)
+            except ValueError as exc:
+                raise fail(str(exc)) from None
+            os.environ[env_name] = value
     try:
         settings = Settings.from_env()  # as every worker will read it: refuse bad values once, here
     except ValueError as exc:
@@ -189,8 +201,11 @@ def serve(
         f"cdrstore {__version__} serving {redact_url(url)} on http://{host}:{port} "
         f"({workers} worker{'s' if workers > 1 else ''}); API docs at http://{host}:{port}/docs"
     )
+    from .api.protocol import HeaderDeadlineProtocol  # reads its timeout from the environment
+
     uvicorn.run(
         "cdrstore.api.app:create_app",
+        http=HeaderDeadlineProtocol,
         factory=True,
         host=host,
         port=port,

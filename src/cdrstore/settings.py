@@ -12,6 +12,8 @@ from .store import database_url
 RATE_LIMIT_ENV: Final = "CDRSTORE_RATE_LIMIT"
 REDIS_URL_ENV: Final = "CDRSTORE_REDIS_URL"
 BODY_TIMEOUT_ENV: Final = "CDRSTORE_BODY_TIMEOUT"
+HEADER_TIMEOUT_ENV: Final = "CDRSTORE_HEADER_TIMEOUT"
+HEADER_TIMEOUT_DEFAULT: Final = 10.0  # seconds for a request's whole head (nginx: 60)
 METRICS_ENV: Final = "CDRSTORE_METRICS"
 # prometheus_client's own variable; read when it is first imported, so set before any import of it.
 MULTIPROC_DIR_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
@@ -42,12 +44,17 @@ def parse_rate_limit(text: str) -> int:
     return int(value)
 
 
+def parse_header_timeout(text: str | None) -> float:
+    return parse_seconds(text, HEADER_TIMEOUT_ENV) if text else HEADER_TIMEOUT_DEFAULT
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
     rate_limit_per_minute: int = RATE_LIMIT_DEFAULT_PER_MINUTE  # 0: no limit
     redis_url: str | None = None  # where workers count requests; None: in the database
     body_timeout: float = BODY_TIMEOUT_DEFAULT
+    header_timeout: float = HEADER_TIMEOUT_DEFAULT  # applied by api/protocol.py, not the app
     metrics: bool = False  # serve /metrics (Prometheus); off: it answers 404 like any unknown path
 
     @classmethod
@@ -60,6 +67,7 @@ class Settings:
             ),
             redis_url=os.environ.get(REDIS_URL_ENV) or None,
             metrics=os.environ.get(METRICS_ENV, "").strip().lower() in ("1", "on", "true", "yes"),
+            header_timeout=parse_header_timeout(os.environ.get(HEADER_TIMEOUT_ENV)),
             body_timeout=parse_seconds(
                 os.environ.get(BODY_TIMEOUT_ENV) or str(BODY_TIMEOUT_DEFAULT), BODY_TIMEOUT_ENV
             ),

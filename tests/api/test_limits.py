@@ -1,5 +1,5 @@
 """Request limits on a live server: a huge body is refused while it arrives (never buffered whole),
-a stalled body gets a 408 after the body timeout, and stalled clients do not hold up anyone else."""
+a stalled body or head gets a 408 after its timeout, and stalled clients do not hold up anyone else."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from cdrstore.tokens import hash_secret, new_secret
 from tests.conftest import calls_path, record
 
 BODY_TIMEOUT = 5
+HEADER_TIMEOUT = 3
 STALLED = 20
 
 
@@ -122,3 +123,24 @@ def test_stalled_bodies_get_408_and_stall_nobody_else(server):
     ]
     assert statuses.count(408) == STALLED and 500 not in statuses
     assert statuses.count(400) == 1  # the client that went away: a client error, not a fault
+
+
+def test_stalled_headers_get_408_and_keep_alive_still_works(tmp_path):
+    url = f"sqlite:///{tmp_path / 'headers.db'}"
+    proc, base = start_server(url, cwd=tmp_path, args=["--header-timeout", str(HEADER_TIMEOUT)])
+    try:
+        slow = [_connect(base) for _ in range(STALLED)]
+        for sock in slow:  # a head begun and never finished (slowloris)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: cdrstore\r\nX-Slow: ")
+        with httpx.Client(base_url=base, timeout=30) as http:  # one connection, kept alive
+            assert all(http.get("/healthz").status_code == 200 for _ in range(5))
+        assert select.select(slow, [], [], 0)[0] == []  # served while the slow ones waited
+        answers = [_read_response(sock) for sock in slow]
+        assert all(sock.recv(1) == b"" for sock in slow)  # and then closed
+        for sock in slow:
+            sock.close()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert {status for status, _ in answers} == {408}
+    assert all(body["code"] == CODE_BAD_REQUEST for _, body in answers)
