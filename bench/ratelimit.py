@@ -11,6 +11,7 @@ import os
 import shutil
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 from bench.__main__ import APP, cli, fresh_database, write_ndjson, wrk_load
@@ -24,6 +25,22 @@ MODES: dict[str, tuple[list[str], dict[str, str]]] = {
     "database": (["--rate-limit", "1000000000"], {}),
     "redis": (["--rate-limit", "1000000000"], {"CDRSTORE_REDIS_URL": REDIS_URL}),
 }
+
+
+def count_cost_us(url: str, n: int = 2000) -> dict[str, float]:
+    """One request counted, in process, microseconds: the database's way and Redis's."""
+    from cdrstore.api.ratelimit import RedisCounter, StoreCounter
+    from cdrstore.store import open_store
+
+    store = open_store(url)
+    costs = {}
+    for mode, counter in (("database", StoreCounter(store)), ("redis", RedisCounter(REDIS_URL))):
+        start = time.perf_counter()
+        for _ in range(n):
+            counter.hit("bench-cost", time.time(), 60)
+        costs[mode] = (time.perf_counter() - start) / n * 1e6
+    store.close()
+    return costs
 
 
 def main() -> None:
@@ -52,6 +69,7 @@ def main() -> None:
                     done, bad = wrk_load(base, QUERY, token, args.seconds, 16)
                 assert bad == 0, f"{mode}: {bad} non-2xx answers"
                 rates[mode].append(done / args.seconds)
+        costs = count_cost_us(url)
     backend = "PostgreSQL" if url.startswith("postgres") else "SQLite"
     print(
         f"rate-limit cost, {backend}, {args.records:,} records, GET ?{QUERY}, 2 workers, wrk -c16"
@@ -62,6 +80,8 @@ def main() -> None:
         print(
             f"{mode:>9}: median {median:7.1f} req/s (ratio to off {median / off:.2f}); runs {values}"
         )
+    for mode, us in costs.items():
+        print(f"one request counted in {mode}, in process: {us:,.0f} us")
 
 
 if __name__ == "__main__":

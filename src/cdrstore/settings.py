@@ -48,6 +48,10 @@ def parse_header_timeout(text: str | None) -> float:
     return parse_seconds(text, HEADER_TIMEOUT_ENV) if text else HEADER_TIMEOUT_DEFAULT
 
 
+def metrics_enabled() -> bool:
+    return os.environ.get(METRICS_ENV, "").strip().lower() in ("1", "on", "true", "yes")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -66,7 +70,7 @@ class Settings:
                 parse_rate_limit(limit) if limit is not None else RATE_LIMIT_DEFAULT_PER_MINUTE
             ),
             redis_url=os.environ.get(REDIS_URL_ENV) or None,
-            metrics=os.environ.get(METRICS_ENV, "").strip().lower() in ("1", "on", "true", "yes"),
+            metrics=metrics_enabled(),
             header_timeout=parse_header_timeout(os.environ.get(HEADER_TIMEOUT_ENV)),
             body_timeout=parse_seconds(
                 os.environ.get(BODY_TIMEOUT_ENV) or str(BODY_TIMEOUT_DEFAULT), BODY_TIMEOUT_ENV

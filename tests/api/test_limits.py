@@ -7,6 +7,7 @@ import json
 import select
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,3 +145,42 @@ def test_stalled_headers_get_408_and_keep_alive_still_works(tmp_path):
         proc.wait()
     assert {status for status, _ in answers} == {408}
     assert all(body["code"] == CODE_BAD_REQUEST for _, body in answers)
+
+
+def test_a_pipelined_request_slower_than_the_header_timeout_is_answered(server_with_head_deadline):
+    """The header deadline covers heads only: a request queued behind another on one connection,
+    whose body takes longer than the header timeout to arrive, still gets its answer."""
+    base, secret = server_with_head_deadline
+    body = json.dumps(record(id="piped")).encode() + b"\n"
+    sock = _connect(base)
+    sock.sendall(
+        b"GET /healthz HTTP/1.1\r\nHost: cdrstore\r\n\r\n"
+        + _post_head(secret, f"Content-Length: {len(body)}\r\n")
+    )
+    for i in range(0, len(body), len(body) // 8 + 1):  # over HEADER_TIMEOUT + 1 seconds
+        sock.sendall(body[i : i + len(body) // 8 + 1])
+        time.sleep((HEADER_TIMEOUT + 1) / 9)
+    data = b""
+    while data.count(b"HTTP/1.1 ") < 2 or not data.rstrip().endswith(b"}}"):
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {data!r}"
+        data += chunk
+    sock.close()
+    assert data.startswith(b"HTTP/1.1 200") and b'"inserted":1' in data
+
+
+@pytest.fixture
+def server_with_head_deadline(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    url = f"sqlite:///{tmp_path / 'piped.db'}"
+    store = open_store(url)
+    store.upgrade()
+    store.create_app("acme", "acme")
+    secret = new_secret()
+    store.add_token("acme", hash_secret(secret), frozenset({"read", "ingest"}), "t", None)
+    store.close()
+    proc, base = start_server(url, cwd=tmp_path, args=["--header-timeout", str(HEADER_TIMEOUT)])
+    try:
+        yield base, secret
+    finally:
+        proc.kill()
+        proc.wait()

@@ -20,11 +20,40 @@ log: Final = logging.getLogger("cdrstore.access")
 _ENCODER: Final = msgspec.json.Encoder()
 
 
+def record_request(
+    request_id: str,
+    method: str,
+    route: str,
+    path: str,
+    app: str,
+    status: int,
+    seconds: float,
+    observe: bool = True,
+) -> None:
+    """One answered request: its access line, and its count and latency in the metrics."""
+    if observe:
+        observe_request(method, route, status, seconds)
+    if log.isEnabledFor(logging.INFO):
+        line = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "request_id": request_id,
+            "method": method,
+            "route": route,
+            "path": path,
+            "app": app,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+            "pid": os.getpid(),  # which worker served it
+        }
+        log.info(_ENCODER.encode(line).decode())
+
+
 class AccessLog:
     """Wraps the whole ASGI app, so that 404s and errors raised before routing are logged too."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, observe: bool = True) -> None:
         self.app = app
+        self.observe = observe  # into the metrics (only when they are served)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -42,24 +71,14 @@ class AccessLog:
         try:
             await self.app(scope, receive, capture)
         finally:
-            seconds = time.perf_counter() - started
             fields: dict[str, Any] = dict(scope)  # the http scope's keys, read loosely
-            observe_request(
-                fields.get("method", ""), fields.get("path_template") or "", status, seconds
+            record_request(
+                request_id(fields),
+                fields.get("method", ""),
+                fields.get("path_template") or "",
+                fields.get("path", ""),
+                (fields.get("path_params") or {}).get("app_id", ""),
+                status,
+                time.perf_counter() - started,
+                self.observe,
             )
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    _ENCODER.encode(
-                        {
-                            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                            "request_id": request_id(fields),
-                            "method": fields.get("method", ""),
-                            "route": fields.get("path_template") or "",
-                            "path": fields.get("path", ""),
-                            "app": (fields.get("path_params") or {}).get("app_id", ""),
-                            "status": status,
-                            "duration_ms": round(seconds * 1000, 3),
-                            "pid": os.getpid(),  # which worker served it
-                        }
-                    ).decode()
-                )

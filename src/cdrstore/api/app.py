@@ -97,5 +97,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         debug=False,
     )
     document_ingest_body(app)
-    app.asgi_handler = AccessLog(app.asgi_handler)
+    app.asgi_handler = AccessLog(app.asgi_handler, observe=settings.metrics)
     return app

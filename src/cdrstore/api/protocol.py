@@ -2,57 +2,70 @@
 
 uvicorn times out idle keep-alive connections but not a request whose head never finishes, so a
 client can hold a connection open for ever by sending a header line now and then (slowloris). Here
-a request's head must be complete within the header timeout of the connection opening or of the
-previous response ending; otherwise the answer is a 408 in the contract's error shape and the
-connection is closed. (Bodies have their own timeout, in the request handler.)
+a request's head must be complete within the header timeout of the connection opening, or of the
+first byte of the request on a kept-alive connection; otherwise the answer is a 408 in the
+contract's error shape and the connection is closed. The deadline never runs while a request is
+being answered or its body read (bodies have their own timeout, in the request handler).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
+import uuid
 from typing import Any, Final
 
 import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .. import contract
-from ..settings import HEADER_TIMEOUT_ENV, parse_header_timeout
+from ..settings import HEADER_TIMEOUT_ENV, metrics_enabled, parse_header_timeout
+from .accesslog import record_request
 
 _BODY: Final = msgspec.json.encode(
     {"code": contract.CODE_BAD_REQUEST, "message": "request headers too slow"}
 )
-_RESPONSE: Final = (
-    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-    b"content-length: " + str(len(_BODY)).encode() + b"\r\nconnection: close\r\n\r\n" + _BODY
-)
+
+
+def _timeout_response(request_id: str) -> bytes:
+    return (
+        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        b"content-length: %d\r\nx-request-id: %s\r\nconnection: close\r\n\r\n%s"
+        % (len(_BODY), request_id.encode(), _BODY)
+    )
 
 
 class HeaderDeadlineProtocol(HttpToolsProtocol):
     header_timeout: float = parse_header_timeout(os.environ.get(HEADER_TIMEOUT_ENV))
+    observe: bool = metrics_enabled()
 
     _head_deadline: asyncio.TimerHandle | None = None
+    _head_started: float = 0.0
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self._arm_head_deadline()
 
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._head_deadline is None:  # a kept-alive connection's next request
+            self._arm_head_deadline()
+
     def on_headers_complete(self) -> None:
         self._disarm_head_deadline()
         super().on_headers_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.pipeline and not self.transport.is_closing():
-            self._arm_head_deadline()  # for the next request on this connection
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_deadline()
         super().connection_lost(exc)
 
-    def _arm_head_deadline(self) -> None:
+    def _arm_head_deadline(self, after: float | None = None) -> None:
         self._disarm_head_deadline()
-        self._head_deadline = self.loop.call_later(self.header_timeout, self._head_too_slow)
+        if after is None:
+            self._head_started = time.perf_counter()
+        delay = self.header_timeout if after is None else after
+        self._head_deadline = self.loop.call_later(delay, self._head_too_slow)
 
     def _disarm_head_deadline(self) -> None:
         if self._head_deadline is not None:
@@ -63,6 +76,12 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._head_deadline = None
         if self.transport.is_closing():
             return
-        if self.cycle is None or self.cycle.response_complete:
-            self.transport.write(_RESPONSE)
+        if self.cycle is not None and not self.cycle.response_complete:
+            # An earlier request (pipelined) is still being answered: look again afterwards.
+            self._arm_head_deadline(after=1.0)
+            return
+        request_id = uuid.uuid4().hex
+        self.transport.write(_timeout_response(request_id))
         self.transport.close()
+        seconds = time.perf_counter() - self._head_started
+        record_request(request_id, "", "", "", "", 408, seconds, self.observe)
