@@ -199,3 +199,9 @@ def test_db_option_overrides_the_environment(cli, tmp_path):
     ]
     assert ids == ["x1", "y1"]
     assert cli("apps", "list", "--json").stdout == ""
+
+
+def test_serve_refuses_a_bad_redis_url_before_starting(cli):
+    proc = cli("serve", "--redis-url", "nonsense", "--port", "1", check=False)
+    assert proc.returncode == 1 and "CDRSTORE_REDIS_URL must be" in proc.stderr
+    assert "Traceback" not in proc.stderr

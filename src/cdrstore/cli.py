@@ -194,6 +194,8 @@ def serve(
         raise fail(str(exc)) from None
     if settings.metrics:
         _share_metrics_between_workers()
+    else:  # values stay in each process's memory: nothing on disk to go wrong
+        os.environ.pop(MULTIPROC_DIR_ENV, None)
     store = _open(url)  # migrates once here, before any worker starts
     store.close()
     os.environ[DATABASE_URL_ENV] = url  # every worker builds its app from the environment
@@ -224,11 +226,19 @@ def _share_metrics_between_workers() -> None:
     import shutil
     import tempfile
 
-    if os.environ.get(MULTIPROC_DIR_ENV):
-        return  # the operator chose one
-    directory = tempfile.mkdtemp(prefix="cdrstore-metrics-")
-    atexit.register(shutil.rmtree, directory, ignore_errors=True)
-    os.environ[MULTIPROC_DIR_ENV] = directory
+    chosen = os.environ.get(MULTIPROC_DIR_ENV)
+    if not chosen:
+        directory = tempfile.mkdtemp(prefix="cdrstore-metrics-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        os.environ[MULTIPROC_DIR_ENV] = directory
+        return
+    # The operator's directory: it must exist, and last run's values go (prometheus_client
+    # would otherwise add them to this run's).
+    path = Path(chosen)
+    if not path.is_dir() or not os.access(path, os.W_OK):
+        raise fail(f"{MULTIPROC_DIR_ENV}={chosen} is not a writable directory")
+    for stale in path.glob("*.db"):
+        stale.unlink()
 
 
 def _log_config() -> dict[str, Any]:

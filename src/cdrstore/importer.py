@@ -8,6 +8,7 @@ worker processes while this process writes, so the two overlap on a machine with
 from __future__ import annotations
 
 import gc
+import logging
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -19,6 +20,8 @@ from .batch import BatchValidator, Decoded, RecordError, decode_chunk, read_file
 from .contract import BATCH_MAX_RECORDS
 from .gcpause import gc_paused
 from .store import IngestCounts, Store, UnknownApp
+
+log = logging.getLogger("cdrstore.import")
 
 CHUNK_RECORDS = BATCH_MAX_RECORDS
 
@@ -113,5 +116,8 @@ def import_files(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     if result.counts.inserted or result.counts.updated:
-        store.refresh_statistics()
+        try:
+            store.refresh_statistics()
+        except Exception as exc:  # the records are committed; stale statistics only slow reads
+            log.warning("imported, but could not update the planner's statistics: %s", exc)
     return result

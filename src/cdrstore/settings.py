@@ -48,6 +48,19 @@ def parse_header_timeout(text: str | None) -> float:
     return parse_seconds(text, HEADER_TIMEOUT_ENV) if text else HEADER_TIMEOUT_DEFAULT
 
 
+def parse_redis_url(text: str | None) -> str | None:
+    """The URL if redis-py can use it (checked here, once, rather than in every worker)."""
+    if text is None:
+        return None
+    from redis.connection import parse_url
+
+    try:
+        parse_url(text)  # type: ignore[no-untyped-call]
+    except ValueError:
+        raise ValueError(f"{REDIS_URL_ENV} must be a redis://, rediss:// or unix:// URL") from None
+    return text
+
+
 def metrics_enabled() -> bool:
     return os.environ.get(METRICS_ENV, "").strip().lower() in ("1", "on", "true", "yes")
 
@@ -69,7 +82,7 @@ class Settings:
             rate_limit_per_minute=(
                 parse_rate_limit(limit) if limit is not None else RATE_LIMIT_DEFAULT_PER_MINUTE
             ),
-            redis_url=os.environ.get(REDIS_URL_ENV) or None,
+            redis_url=parse_redis_url(os.environ.get(REDIS_URL_ENV) or None),
             metrics=metrics_enabled(),
             header_timeout=parse_header_timeout(os.environ.get(HEADER_TIMEOUT_ENV)),
             body_timeout=parse_seconds(

@@ -120,3 +120,22 @@ def test_metrics_add_up_over_two_workers(tmp_path):
     for text in scraped:  # whichever worker answers, the total is the same
         got = value(text, "cdrstore_http_requests_total", method="GET", route=ROUTE, status="200")
         assert got == sent
+
+
+def test_serve_checks_an_operators_metrics_directory(cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
+    proc = cli("serve", "--metrics", "--port", "1", check=False)
+    assert proc.returncode == 1 and "is not a writable directory" in proc.stderr
+
+
+def test_a_stray_metrics_directory_is_ignored_when_metrics_are_off(tmp_path):
+    url = f"sqlite:///{tmp_path / 'off.db'}"
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "missing")}
+    proc, base = start_server(url, cwd=tmp_path, env=env)
+    try:
+        statuses = [httpx.get(f"{base}/healthz", timeout=30).status_code for _ in range(3)]
+        assert httpx.get(f"{base}/metrics", timeout=30).status_code == 404
+    finally:
+        proc.terminate()
+        _, log = proc.communicate(timeout=30)
+    assert statuses == [200, 200, 200] and b"Traceback" not in log

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
 from litestar.testing import TestClient
 
 from cdrstore.api import create_app
+from cdrstore.api.ratelimit import RateLimiter, RedisCounter
 from cdrstore.contract import CODE_RATE_LIMITED
 from cdrstore.settings import Settings, parse_rate_limit
 from cdrstore.store import open_store
@@ -158,3 +161,41 @@ def test_unreachable_redis_falls_back_to_counting_in_process(store, db_url, toke
         logging.getLogger("cdrstore.ratelimit").removeHandler(handler)
     assert got == [200, 200, 429]
     assert len(warnings) == 1 and "Redis unreachable" in warnings[0]
+
+
+def test_a_hung_redis_is_asked_again_only_after_a_pause():
+    """A Redis that accepts connections and never answers: the first request waits out the
+    socket timeout, the next ones count in process without asking it again."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    counter = RedisCounter(f"redis://127.0.0.1:{listener.getsockname()[1]}/0")
+    try:
+        limiter = RateLimiter(3, counter)
+        verdicts = [limiter.hit("tok") for _ in range(5)]
+    finally:
+        listener.close()
+        for conn in accepted:
+            conn.close()
+    assert [v.allowed for v in verdicts] == [True, True, True, False, False]
+    assert len(accepted) == 1
+
+
+def test_an_unreadable_counts_file_is_started_afresh(store, db_url, tokens):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the counts file is SQLite's")
+    Path(db_url.removeprefix("sqlite:///") + ".ratelimit").write_bytes(b"not a database" * 500)
+    headers = tokens.headers("acme")
+    app = create_app(Settings(db_url, rate_limit_per_minute=5), store)
+    with TestClient(app) as client:
+        got = [client.get(calls_path("acme"), headers=headers) for _ in range(2)]
+    assert [r.status_code for r in got] == [200, 200]
+    assert [r.headers["ratelimit-remaining"] for r in got] == ["4", "3"]

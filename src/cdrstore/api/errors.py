@@ -7,6 +7,7 @@ bug) is mapped here too, so no response ever carries another shape, a stack trac
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from typing import Any, Final
 
@@ -117,7 +118,11 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
 
 # The stores use the drivers directly for bulk work, so driver errors arrive unwrapped too.
 _DATABASE_ERRORS: Final = (DBAPIError, psycopg.Error, sqlite3.Error)
-_UNAVAILABLE_WORDS: Final = ("locked", "busy", "unable to open", "connection", "disk i/o")
+# A fault of the moment, worth a retry (503): words of the drivers' messages, whole words only
+# ("locked" is not "blocked").
+_UNAVAILABLE: Final = re.compile(
+    r"\b(locked|busy|unable to open|connection|disk i/o|deadlock detected)\b", re.IGNORECASE
+)
 
 
 def _is_unavailable(exc: Exception) -> bool:
@@ -127,7 +132,7 @@ def _is_unavailable(exc: Exception) -> bool:
         exc = exc.orig if isinstance(exc.orig, Exception) else exc
     if not isinstance(exc, psycopg.OperationalError | sqlite3.OperationalError | OperationalError):
         return False
-    return any(word in str(exc).lower() for word in _UNAVAILABLE_WORDS)
+    return _UNAVAILABLE.search(str(exc)) is not None
 
 
 EXCEPTION_HANDLERS: Final = {

@@ -23,7 +23,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from ..settings import MULTIPROC_DIR_ENV
 
-UNMATCHED_ROUTE: Final = "unmatched"  # 404s: the raw path would make a label value per URL
+UNMATCHED_ROUTE: Final = "unmatched"  # 404s and 405s: the raw path would make a value per URL
+# Any other method is counted as "other": a label value per made-up method would have no end.
+KNOWN_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 REQUESTS: Final = Counter(
     "cdrstore_http_requests", "HTTP requests answered.", ["method", "route", "status"]
@@ -47,7 +49,7 @@ DATABASE_ERRORS: Final = Counter(
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    labels = (method, route or UNMATCHED_ROUTE, str(status))
+    labels = (method if method in KNOWN_METHODS else "other", route or UNMATCHED_ROUTE, str(status))
     REQUESTS.labels(*labels).inc()
     LATENCY.labels(*labels).observe(seconds)
 

@@ -62,7 +62,11 @@ class StoreCounter:
 
 class RedisCounter:
     """One Redis key a token and window; it expires with the window, so nothing needs sweeping.
-    If Redis cannot be reached the limit is kept per process (logged), rather than refusing calls."""
+    If Redis cannot be reached the limit is kept per process (logged), rather than refusing calls;
+    Redis is tried again after RETRY_AFTER seconds, so that a hung Redis costs one request its
+    timeout, not every request."""
+
+    RETRY_AFTER = 10.0
 
     def __init__(self, url: str) -> None:
         import redis
@@ -70,9 +74,11 @@ class RedisCounter:
         self._redis: Any = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
         self._fallback = LocalCounter()
-        self._warned_at = -math.inf
+        self._down_until = -math.inf
 
     def hit(self, key: str, now: float, window: float) -> tuple[int, float]:
+        if now < self._down_until:
+            return self._fallback.hit(key, now, window)
         name = f"cdrstore:ratelimit:{key}"
         window_ms = int(window * 1000)
         try:
@@ -81,12 +87,17 @@ class RedisCounter:
             pipe.incr(name)
             pipe.pttl(name)
             _, used, ttl_ms = pipe.execute()
+            if ttl_ms < 0:  # expired between SET and INCR (Redis < 7 lets time pass in MULTI)
+                self._redis.pexpire(name, window_ms)
+                ttl_ms = window_ms
         except self._errors as exc:
-            if now - self._warned_at >= window:
-                self._warned_at = now
-                log.warning("rate limit: Redis unreachable (%s); counting per process", exc)
+            self._down_until = now + self.RETRY_AFTER
+            log.warning(
+                "rate limit: Redis unreachable (%s); counting per process for %g s",
+                exc,
+                self.RETRY_AFTER,
+            )
             return self._fallback.hit(key, now, window)
-        ttl_ms = ttl_ms if ttl_ms >= 0 else window_ms
         return int(used), now - (window_ms - ttl_ms) / 1000
 
 

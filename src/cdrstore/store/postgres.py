@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +31,8 @@ from ..record import StoredRecord
 from .base import BatchWriter, IngestCounts
 from .paging import bucket_of
 from .sql import SqlStore
+
+log = logging.getLogger("cdrstore.store")
 
 PARTITION_LOCK: Final = 0x0C_D5_70_2E  # advisory lock key: "creating partitions of calls"
 RETRIES: Final = 5
@@ -265,14 +268,21 @@ class PostgresStore(SqlStore):
         unknown = months - self._analysed
         if not unknown:
             return
-        names = [partition_name(m) for m in sorted(unknown)] + ["call_ids", "call_counts"]
-        with self._writing() as cursor:
-            cursor.execute(
-                "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND reltuples < 0", (names,)
-            )
-            blind = [name for (name,) in cursor.fetchall()]
-            if blind:
-                cursor.execute(f"ANALYZE {', '.join(blind)}")
+        names = ["call_ids", "call_counts"] + [partition_name(m) for m in sorted(unknown)]
+        try:
+            with self._writing() as cursor:
+                cursor.execute(
+                    "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND reltuples < 0",
+                    (names,),
+                )
+                found = {name for (name,) in cursor.fetchall()}
+                blind = [name for name in names if name in found]  # refresh_statistics' order
+                if blind:
+                    cursor.execute(f"ANALYZE {', '.join(blind)}")
+        except psycopg.Error as exc:
+            # The batch is committed: its answer must not turn into an error over statistics.
+            log.warning("could not analyse %s: %s", ", ".join(names), exc)
+            return
         self._analysed |= unknown
 
     def _streaming_cursor(self, cursor: Any) -> Any:
@@ -299,10 +309,22 @@ class PostgresStore(SqlStore):
                 with conn.cursor() as cursor:
                     counted = self._count_in(cursor, key, now, window)
                 conn.commit()
+                if self._sweep_due(now, window):  # a transaction of its own, after the count's
+                    conn.execute("SET LOCAL synchronous_commit = off")
+                    conn.execute(self._sweep_sql(), (now - window,))
+                    conn.commit()
                 return counted
             except BaseException:
                 conn.rollback()
                 raise
+
+    def _sweep_sql(self) -> str:
+        # Rows another worker is counting in are left for the next sweep: two sweeps at once
+        # would otherwise each wait for a row the other holds (a deadlock).
+        return (
+            "DELETE FROM rate_windows WHERE key IN (SELECT key FROM rate_windows"
+            " WHERE started < %s FOR UPDATE SKIP LOCKED)"
+        )
 
     @contextmanager
     def _writing(self) -> Iterator[psycopg.Cursor[Any]]:

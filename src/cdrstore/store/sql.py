@@ -100,10 +100,17 @@ class SqlStore(Store):
     def _count_in(self, cursor: Any, key: str, now: float, window: float) -> tuple[int, float]:
         cursor.execute(self._count_sql(), (key, now, now - window, now - window))
         used, started = cursor.fetchone()
-        if now - self._swept_at >= window:  # keys of tokens no longer calling, once a window
-            self._swept_at = now
-            cursor.execute(f"DELETE FROM rate_windows WHERE started < {self.mark}", (now - window,))
         return int(used), float(started)
+
+    def _sweep_due(self, now: float, window: float) -> bool:
+        """Whether to forget the windows of tokens no longer calling (once a window a process)."""
+        if now - self._swept_at < window:
+            return False
+        self._swept_at = now
+        return True
+
+    def _sweep_sql(self) -> str:
+        return f"DELETE FROM rate_windows WHERE started < {self.mark}"
 
     @abstractmethod
     def _reading(self) -> AbstractContextManager[Any]:

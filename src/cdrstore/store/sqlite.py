@@ -6,11 +6,14 @@ the batch happen in one serialised transaction and two concurrent batches cannot
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -21,6 +24,8 @@ from ..record import StoredRecord
 from .base import BatchWriter, IngestCounts
 from .paging import bucket_of
 from .sql import SqlStore
+
+log = logging.getLogger("cdrstore.store")
 
 BUSY_TIMEOUT_MS = 30_000
 # The stored form of a batch's ids that exist already. CROSS JOIN fixes the loop order: probe the
@@ -105,17 +110,31 @@ class SqliteWriter(BatchWriter):
         return counts
 
 
-def open_counts_file(database: str | None) -> sqlite3.Connection:
-    """The rate-limit counts, in a file beside the database (`<file>.ratelimit`): every worker
-    process sees them, counting never waits for the database's write lock (an ingest holds it for a
-    second), and they are not synced to disk (a count lost to a power cut costs nothing)."""
+def counts_file(database: str | None) -> str:
+    """Where the rate-limit counts live: `<file>.ratelimit`, or in memory beside an in-memory
+    database. A file of their own: every worker process sees them, and counting never waits for
+    the database's write lock (an ingest holds it for a second)."""
     in_memory = not database or database == ":memory:" or database.startswith("file::memory:")
-    path = ":memory:" if in_memory else f"{database}.ratelimit"
+    return ":memory:" if in_memory else f"{database}.ratelimit"
+
+
+def open_counts_file(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(
         path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
     )
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = OFF")
+    for attempt in range(100):
+        try:
+            # Switching a new file to WAL is not covered by the busy timeout: workers starting
+            # together can find it locked for a moment.
+            conn.execute("PRAGMA journal_mode = WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                conn.close()
+                raise
+            time.sleep(0.05)
+    # NORMAL: in WAL mode no sync a commit, and unlike OFF no corrupt file after a power cut.
+    conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute(
         "CREATE TABLE IF NOT EXISTS rate_windows (key TEXT PRIMARY KEY, started REAL NOT NULL,"
         " used INTEGER NOT NULL) WITHOUT ROWID"
@@ -142,13 +161,37 @@ class SqliteStore(SqlStore):
 
     def count_request(self, key: str, now: float, window: float) -> tuple[int, float]:
         with self._counts_lock:
-            if self._counts is None:
-                self._counts = open_counts_file(self.engine.url.database)
-            cursor = self._counts.cursor()
             try:
-                return self._count_in(cursor, key, now, window)
-            finally:
-                cursor.close()
+                return self._count_in_file(key, now, window)
+            except sqlite3.OperationalError:
+                raise  # locked, busy, unreadable: a fault of the moment (503), not of the file
+            except sqlite3.DatabaseError as exc:
+                # Not a database any more (a torn write, a stray copy): counts are worth nothing
+                # next to serving, so start them afresh.
+                log.warning("rate-limit counts file unreadable (%s); starting it afresh", exc)
+                self._discard_counts_file()
+                return self._count_in_file(key, now, window)
+
+    def _count_in_file(self, key: str, now: float, window: float) -> tuple[int, float]:
+        if self._counts is None:
+            self._counts = open_counts_file(counts_file(self.engine.url.database))
+        cursor = self._counts.cursor()
+        try:
+            counted = self._count_in(cursor, key, now, window)
+            if self._sweep_due(now, window):
+                cursor.execute(self._sweep_sql(), (now - window,))
+            return counted
+        finally:
+            cursor.close()
+
+    def _discard_counts_file(self) -> None:
+        if self._counts is not None:
+            self._counts.close()
+            self._counts = None
+        path = counts_file(self.engine.url.database)
+        if path != ":memory:":
+            for suffix in ("", "-wal", "-shm"):
+                Path(path + suffix).unlink(missing_ok=True)
 
     def close(self) -> None:
         with self._counts_lock:
