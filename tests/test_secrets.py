@@ -118,3 +118,44 @@ def test_the_guard_fails_a_test_that_leaks(pytester, monkeypatch):
     assert "token in log record cdrstore.demo DEBUG: ...made cdr_<token>..." in out
     assert "ERROR at teardown of test_puts_a_hash_in_an_error_body" in out
     assert "token hash in error response" in out
+
+
+def test_a_live_server_logging_at_debug_writes_no_secret(tmp_path):
+    """What an operator's log file holds: the server's whole stderr at `--log-level debug`, through
+    accepted, refused, malformed and rate-limited calls."""
+    import httpx
+
+    from cdrstore.store import open_store
+    from cdrstore.testing import start_server
+    from tests.conftest import record
+
+    url = f"sqlite:///{tmp_path / 'debug.db'}"
+    store = open_store(url)
+    store.upgrade()
+    store.create_app("acme", "acme")
+    secret = new_secret()
+    store.add_token("acme", hash_secret(secret), frozenset({"read", "ingest"}), "t", None)
+    store.close()
+    proc, base = start_server(url, cwd=tmp_path, args=["--log-level", "debug", "--rate-limit", "4"])
+    try:
+        good = {"Authorization": f"Bearer {secret}"}
+        with httpx.Client(base_url=base, timeout=30) as http:
+            statuses = [
+                http.post(calls_path("acme"), json=[record()], headers=good).status_code,
+                http.get(calls_path("acme"), headers=good).status_code,
+                http.get(calls_path("other"), headers=good).status_code,
+                http.get(
+                    calls_path("acme"), headers={"Authorization": f"Bearer {secret}x"}
+                ).status_code,
+                http.get(calls_path("acme"), headers={"Authorization": secret}).status_code,
+                http.get(calls_path("acme") + "?limit=0", headers=good).status_code,
+                http.get(calls_path("acme"), headers=good).status_code,
+            ]
+    finally:
+        proc.terminate()
+        _, log = proc.communicate(timeout=30)
+    assert statuses == [200, 200, 403, 401, 401, 400, 429]
+    text = log.decode(errors="replace")
+    assert '"status":429' in text  # the log was captured
+    leaks = find_leaks([secret], [("server stderr", text)])
+    assert leaks == [], leaks
