@@ -189,13 +189,18 @@ def test_a_hung_redis_is_asked_again_only_after_a_pause():
     assert len(accepted) == 1
 
 
-def test_an_unreadable_counts_file_is_started_afresh(store, db_url, tokens):
-    if not db_url.startswith("sqlite"):
-        pytest.skip("the counts file is SQLite's")
-    Path(db_url.removeprefix("sqlite:///") + ".ratelimit").write_bytes(b"not a database" * 500)
-    headers = tokens.headers("acme")
-    app = create_app(Settings(db_url, rate_limit_per_minute=5), store)
+def test_an_unreadable_counts_file_is_started_afresh(tmp_path):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    Path(f"{tmp_path / 'c.db'}.ratelimit").write_bytes(b"not a database" * 500)
+    store = open_store(url)
+    store.upgrade()
+    store.create_app("acme", "acme")
+    secret = new_secret()
+    store.add_token("acme", hash_secret(secret), frozenset({"read"}), "t", None)
+    app = create_app(Settings(url, rate_limit_per_minute=5), store)
     with TestClient(app) as client:
+        headers = {"Authorization": f"Bearer {secret}"}
         got = [client.get(calls_path("acme"), headers=headers) for _ in range(2)]
+    store.close()
     assert [r.status_code for r in got] == [200, 200]
     assert [r.headers["ratelimit-remaining"] for r in got] == ["4", "3"]
