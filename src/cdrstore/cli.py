@@ -164,7 +164,7 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     db: DbOption = None,
 ) -> None:
-    """Serve the API (and /docs, /openapi.json, /healthz, /readyz) over HTTP."""
+    """Serve the API (and /docs, /openapi.json, /healthz, /readyz; /metrics with --metrics)."""
     import uvicorn
 
     url = database_url(db or _global["db"])
@@ -202,6 +202,7 @@ def serve(
     err.print(
         f"cdrstore {__version__} serving {redact_url(url)} on http://{host}:{port} "
         f"({workers} worker{'s' if workers > 1 else ''}); API docs at http://{host}:{port}/docs"
+        + (f", metrics at http://{host}:{port}/metrics" if settings.metrics else "")
     )
     from .api.protocol import HeaderDeadlineProtocol  # reads its timeout from the environment
 
