@@ -40,7 +40,7 @@ from cdrstore.query import parse_call_query
 from cdrstore.settings import Settings
 from cdrstore.store import open_store
 from cdrstore.synth import DEFAULT_DAYS, DEFAULT_START, generate
-from cdrstore.testing import live_server
+from cdrstore.testing import create_postgres_database, live_server
 
 APP = "bench"
 PATH = f"/v1/api/apps/{APP}/data/call-detail"
@@ -53,6 +53,8 @@ SCENARIOS = {
 
 
 def percentile(samples: list[float], p: float) -> float:
+    if not samples:
+        return float("nan")
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
@@ -145,15 +147,7 @@ def fresh_database(db: str | None, workdir: Path, records: int) -> str:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{path}"
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(db)
-    name = parsed.database
-    admin = parsed.set(database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    create_postgres_database(db)
     return db
 
 

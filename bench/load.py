@@ -40,12 +40,17 @@ from dataclasses import dataclass, field
 import httpx
 import msgspec
 
+from bench.__main__ import percentile
 from cdrstore.batch import IngestSummary
 from cdrstore.record import CALL_TYPES, STATUSES, decode_record, format_timestamp
 from cdrstore.store import PageQuery, open_store
 from cdrstore.synth import DEFAULT_DAYS, DEFAULT_START, Generator
-from cdrstore.testing import start_server
-from cdrstore.tokens import hash_secret, new_secret
+from cdrstore.testing import (
+    app_with_token,
+    create_postgres_database,
+    drop_postgres_database,
+    start_server,
+)
 
 KINDS = ("read", "write", "resend")  # the timed kinds; "seed" POSTs come before the clock starts
 WINDOW_START_MS = int(DEFAULT_START.timestamp() * 1000)
@@ -354,16 +359,8 @@ def server(database_url: str, workers: int, log: ServerLog) -> Iterator[str]:
 
 def create_app_and_token(database_url: str) -> tuple[str, str]:
     """A new app (an ID of its own, so any database will do) and a read+ingest token for it."""
-    store = open_store(database_url)
-    try:
-        store.upgrade()
-        app_id = f"load-{secrets.token_hex(4)}"
-        store.create_app("Load test", app_id)
-        token = new_secret()
-        store.add_token(app_id, hash_secret(token), frozenset({"read", "ingest"}), "load", None)
-        return app_id, token
-    finally:
-        store.close()
+    app_id = f"load-{secrets.token_hex(4)}"
+    return app_id, app_with_token(database_url, app_id)
 
 
 # --- verification ---------------------------------------------------------------------------------
@@ -439,13 +436,6 @@ def verify(database_url: str, app_id: str, ledger: Ledger) -> Verification:
 
 
 # --- the report -----------------------------------------------------------------------------------
-def percentile(samples: list[float], p: float) -> float:
-    if not samples:
-        return float("nan")
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
 @dataclass
 class LoadReport:
     backend: str
@@ -605,20 +595,11 @@ def scratch_database(db: str | None) -> Iterator[str]:
     if not db.startswith("postgres"):
         yield db
         return
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(db)
-    name = parsed.database
-    admin = parsed.set(database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    create_postgres_database(db)
     try:
         yield db
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_postgres_database(db)
 
 
 def main() -> None:

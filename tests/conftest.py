@@ -28,6 +28,7 @@ from cdrstore.api import create_app
 from cdrstore.contract import TOKEN_PREFIX
 from cdrstore.settings import Settings
 from cdrstore.store import Store, open_store, redact_url
+from cdrstore.testing import create_postgres_database, drop_postgres_database
 from cdrstore.tokens import hash_secret, new_secret
 
 BASE_RECORD: dict[str, Any] = {
@@ -73,15 +74,13 @@ def postgres_url() -> Iterator[str]:
             pytest.fail(f"{reason} (CI=true: the PostgreSQL tests must run)")
         pytest.skip(reason)
     name = f"cdrstore_test_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
     url = str(make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+    create_postgres_database(url, POSTGRES_ADMIN_URL)
     store = open_store(url)
     store.upgrade()
     store.close()
     yield url
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_postgres_database(url, POSTGRES_ADMIN_URL)
 
 
 def empty_postgres(url: str) -> None:

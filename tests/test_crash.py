@@ -14,8 +14,7 @@ import httpx
 import msgspec
 
 from cdrstore.store import PageQuery, open_store
-from cdrstore.testing import start_server
-from cdrstore.tokens import hash_secret, new_secret
+from cdrstore.testing import app_with_token, start_server
 from tests.conftest import record
 
 BATCH = 3000
@@ -23,11 +22,8 @@ KILLS = int(os.environ.get("CDRSTORE_CRASH_KILLS", "4"))  # `make crash` runs 25
 
 
 def test_sigkill_during_ingest_loses_nothing_acknowledged(db_url, tmp_path):
+    token = app_with_token(db_url, "crash")
     store = open_store(db_url)
-    store.upgrade()
-    store.create_app("crash", "crash")
-    token = new_secret()
-    store.add_token("crash", hash_secret(token), frozenset({"read", "ingest"}), "crash", None)
     rng = random.Random(5)
     sent: dict[str, int] = {}
     acknowledged: set[str] = set()

@@ -125,17 +125,11 @@ def test_a_live_server_logging_at_debug_writes_no_secret(tmp_path):
     accepted, refused, malformed and rate-limited calls."""
     import httpx
 
-    from cdrstore.store import open_store
-    from cdrstore.testing import start_server
+    from cdrstore.testing import app_with_token, start_server
     from tests.conftest import record
 
     url = f"sqlite:///{tmp_path / 'debug.db'}"
-    store = open_store(url)
-    store.upgrade()
-    store.create_app("acme", "acme")
-    secret = new_secret()
-    store.add_token("acme", hash_secret(secret), frozenset({"read", "ingest"}), "t", None)
-    store.close()
+    secret = app_with_token(url, "acme")
     proc, base = start_server(url, cwd=tmp_path, args=["--log-level", "debug", "--rate-limit", "4"])
     try:
         good = {"Authorization": f"Bearer {secret}"}

@@ -1,5 +1,6 @@
 """Run a real `cdrstore serve` in a subprocess: for tests, benchmarks and scripts that need a live
-server on loopback (a port of its own, the rate limit off, ready before it is handed over)."""
+server on loopback (a port of its own, the rate limit off, ready before it is handed over); and the
+databases and tokens such a server is started on."""
 
 from __future__ import annotations
 
@@ -96,3 +97,50 @@ def demo_token(database_url: str, records: int, cwd: Path, seed: int = 1) -> str
         check=True,
     ).stdout
     return out.split("token: ")[1].split()[0]
+
+
+def app_with_token(
+    database_url: str, app_id: str, scopes: Sequence[str] = ("read", "ingest")
+) -> str:
+    """Migrate the database, make sure it holds the app, and return a new token's secret for it."""
+    from .store import open_store
+    from .tokens import hash_secret, new_secret
+
+    store = open_store(database_url)
+    try:
+        store.upgrade()
+        if store.get_app(app_id) is None:
+            store.create_app(app_id.title(), app_id)
+        secret = new_secret()
+        store.add_token(app_id, hash_secret(secret), frozenset(scopes), "testing", None)
+        return secret
+    finally:
+        store.close()
+
+
+def _postgres_admin(url: str, admin_url: str | None) -> tuple[str, str]:
+    """(where to connect to create or drop it: admin_url, else the same server's `postgres`
+    database; the database name) for a postgresql:// URL."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    admin = admin_url or parsed.set(database="postgres").render_as_string(hide_password=False)
+    return admin, str(parsed.database)
+
+
+def create_postgres_database(url: str, admin_url: str | None = None) -> None:
+    """Make the database the URL names anew: dropped first if it exists."""
+    import psycopg
+
+    admin, name = _postgres_admin(url, admin_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_postgres_database(url: str, admin_url: str | None = None) -> None:
+    import psycopg
+
+    admin, name = _postgres_admin(url, admin_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

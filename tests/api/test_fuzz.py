@@ -15,17 +15,14 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from cdrstore.api import create_app
 from cdrstore.settings import Settings
 from cdrstore.store import open_store
-from cdrstore.tokens import hash_secret, new_secret
+from cdrstore.testing import app_with_token
 
 EXAMPLES = int(os.environ.get("CDRSTORE_FUZZ_EXAMPLES", "30"))
 
 _work = Path(tempfile.mkdtemp(prefix="cdrstore-fuzz-"))
 _url = f"sqlite:///{_work / 'fuzz.db'}"
+TOKEN = app_with_token(_url, "fuzz")
 _store = open_store(_url)
-_store.upgrade()
-_store.create_app("Fuzz", "fuzz")
-TOKEN = new_secret()
-_store.add_token("fuzz", hash_secret(TOKEN), frozenset({"read", "ingest"}), "fuzz", None)
 app = create_app(Settings(_url, rate_limit_per_minute=0), _store)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 

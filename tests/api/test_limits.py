@@ -15,9 +15,7 @@ import httpx
 import pytest
 
 from cdrstore.contract import BATCH_MAX_BYTES, CODE_BAD_REQUEST
-from cdrstore.store import open_store
-from cdrstore.testing import start_server
-from cdrstore.tokens import hash_secret, new_secret
+from cdrstore.testing import app_with_token, start_server
 from tests.conftest import calls_path, record
 
 BODY_TIMEOUT = 5
@@ -28,13 +26,9 @@ STALLED = 20
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
     url = f"sqlite:///{tmp_path / 'limits.db'}"
-    store = open_store(url)
-    store.upgrade()
-    store.create_app("acme", "acme")
-    secret = new_secret()
-    store.add_token("acme", hash_secret(secret), frozenset({"read", "ingest"}), "t", None)
-    store.close()
-    proc, base = start_server(url, cwd=tmp_path, args=["--body-timeout", str(BODY_TIMEOUT)])
+    secret = app_with_token(url, "acme")
+    timeouts = ["--body-timeout", str(BODY_TIMEOUT), "--header-timeout", str(HEADER_TIMEOUT)]
+    proc, base = start_server(url, cwd=tmp_path, args=timeouts)
     try:
         yield base, secret, proc
     finally:
@@ -126,31 +120,26 @@ def test_stalled_bodies_get_408_and_stall_nobody_else(server):
     assert statuses.count(400) == 1  # the client that went away: a client error, not a fault
 
 
-def test_stalled_headers_get_408_and_keep_alive_still_works(tmp_path):
-    url = f"sqlite:///{tmp_path / 'headers.db'}"
-    proc, base = start_server(url, cwd=tmp_path, args=["--header-timeout", str(HEADER_TIMEOUT)])
-    try:
-        slow = [_connect(base) for _ in range(STALLED)]
-        for sock in slow:  # a head begun and never finished (slowloris)
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: cdrstore\r\nX-Slow: ")
-        with httpx.Client(base_url=base, timeout=30) as http:  # one connection, kept alive
-            assert all(http.get("/healthz").status_code == 200 for _ in range(5))
-        assert select.select(slow, [], [], 0)[0] == []  # served while the slow ones waited
-        answers = [_read_response(sock) for sock in slow]
-        assert all(sock.recv(1) == b"" for sock in slow)  # and then closed
-        for sock in slow:
-            sock.close()
-    finally:
-        proc.kill()
-        proc.wait()
+def test_stalled_headers_get_408_and_keep_alive_still_works(server):
+    base, _, _ = server
+    slow = [_connect(base) for _ in range(STALLED)]
+    for sock in slow:  # a head begun and never finished (slowloris)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: cdrstore\r\nX-Slow: ")
+    with httpx.Client(base_url=base, timeout=30) as http:  # one connection, kept alive
+        assert all(http.get("/healthz").status_code == 200 for _ in range(5))
+    assert select.select(slow, [], [], 0)[0] == []  # served while the slow ones waited
+    answers = [_read_response(sock) for sock in slow]
+    assert all(sock.recv(1) == b"" for sock in slow)  # and then closed
+    for sock in slow:
+        sock.close()
     assert {status for status, _ in answers} == {408}
     assert all(body["code"] == CODE_BAD_REQUEST for _, body in answers)
 
 
-def test_a_pipelined_request_slower_than_the_header_timeout_is_answered(server_with_head_deadline):
+def test_a_pipelined_request_slower_than_the_header_timeout_is_answered(server):
     """The header deadline covers heads only: a request queued behind another on one connection,
     whose body takes longer than the header timeout to arrive, still gets its answer."""
-    base, secret = server_with_head_deadline
+    base, secret, _ = server
     body = json.dumps(record(id="piped")).encode() + b"\n"
     sock = _connect(base)
     sock.sendall(
@@ -167,20 +156,3 @@ def test_a_pipelined_request_slower_than_the_header_timeout_is_answered(server_w
         data += chunk
     sock.close()
     assert data.startswith(b"HTTP/1.1 200") and b'"inserted":1' in data
-
-
-@pytest.fixture
-def server_with_head_deadline(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    url = f"sqlite:///{tmp_path / 'piped.db'}"
-    store = open_store(url)
-    store.upgrade()
-    store.create_app("acme", "acme")
-    secret = new_secret()
-    store.add_token("acme", hash_secret(secret), frozenset({"read", "ingest"}), "t", None)
-    store.close()
-    proc, base = start_server(url, cwd=tmp_path, args=["--header-timeout", str(HEADER_TIMEOUT)])
-    try:
-        yield base, secret
-    finally:
-        proc.kill()
-        proc.wait()

@@ -16,9 +16,7 @@ from sqlalchemy.exc import OperationalError
 from cdrstore.api import create_app
 from cdrstore.contract import CODE_NOT_FOUND
 from cdrstore.settings import Settings
-from cdrstore.store import open_store
-from cdrstore.testing import start_server
-from cdrstore.tokens import hash_secret, new_secret
+from cdrstore.testing import app_with_token, start_server
 from tests.conftest import calls_path, record
 
 ROUTE = "/v1/api/apps/{app_id}/data/call-detail"
@@ -81,12 +79,7 @@ def test_metrics_add_up_over_two_workers(tmp_path):
     """Requests spread over 2 workers (rounds of 40 at once until both have served some: which
     worker takes a connection is the kernel's choice); every scrape shows the total."""
     url = f"sqlite:///{tmp_path / 'metrics.db'}"
-    store = open_store(url)
-    store.upgrade()
-    store.create_app("acme", "acme")
-    secret = new_secret()
-    store.add_token("acme", hash_secret(secret), frozenset({"read"}), "t", None)
-    store.close()
+    secret = app_with_token(url, "acme", ("read",))
     proc, base = start_server(url, workers=2, cwd=tmp_path, args=["--metrics"])
     assert proc.stderr is not None
     pids: set[str] = set()

@@ -20,8 +20,7 @@ from cdrstore.api.ratelimit import RateLimiter, RedisCounter
 from cdrstore.contract import CODE_RATE_LIMITED
 from cdrstore.settings import Settings, parse_rate_limit
 from cdrstore.store import open_store
-from cdrstore.testing import free_port, start_server
-from cdrstore.tokens import hash_secret, new_secret
+from cdrstore.testing import app_with_token, free_port, start_server
 from tests.conftest import calls_path
 
 
@@ -91,13 +90,7 @@ def test_limit_holds_over_two_worker_processes(counted_in, db_url, tmp_path):
                 pytest.fail(reason)
             pytest.skip(reason)
         env["CDRSTORE_REDIS_URL"] = REDIS_URL
-    store = open_store(db_url)
-    store.upgrade()
-    store.create_app("acme", "acme")
-    secrets = [new_secret() for _ in range(ROUNDS)]
-    for secret in secrets:
-        store.add_token("acme", hash_secret(secret), frozenset({"read"}), "t", None)
-    store.close()
+    secrets = [app_with_token(db_url, "acme", ("read",)) for _ in range(ROUNDS)]
     proc, base = start_server(
         db_url, workers=2, cwd=tmp_path, args=["--rate-limit", str(LIMIT)], env=env
     )
@@ -192,11 +185,8 @@ def test_a_hung_redis_is_asked_again_only_after_a_pause():
 def test_an_unreadable_counts_file_is_started_afresh(tmp_path):
     url = f"sqlite:///{tmp_path / 'c.db'}"
     Path(f"{tmp_path / 'c.db'}.ratelimit").write_bytes(b"not a database" * 500)
+    secret = app_with_token(url, "acme", ("read",))
     store = open_store(url)
-    store.upgrade()
-    store.create_app("acme", "acme")
-    secret = new_secret()
-    store.add_token("acme", hash_secret(secret), frozenset({"read"}), "t", None)
     app = create_app(Settings(url, rate_limit_per_minute=5), store)
     with TestClient(app) as client:
         headers = {"Authorization": f"Bearer {secret}"}
