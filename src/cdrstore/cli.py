@@ -32,8 +32,6 @@ from .settings import (
     RATE_LIMIT_ENV,
     REDIS_URL_ENV,
     Settings,
-    parse_rate_limit,
-    parse_seconds,
 )
 from .store import (
     DATABASE_URL_ENV,
@@ -168,28 +166,19 @@ def serve(
     import uvicorn
 
     url = database_url(db or _global["db"])
-    if rate_limit is not None:
-        try:
-            parse_rate_limit(rate_limit)
-        except ValueError as exc:
-            raise fail(str(exc)) from None
-        os.environ[RATE_LIMIT_ENV] = rate_limit
-    if redis_url is not None:
-        os.environ[REDIS_URL_ENV] = redis_url
-    if metrics is not None:
-        os.environ[METRICS_ENV] = "on" if metrics else "off"
-    for option, value, env_name in (
-        ("--body-timeout", body_timeout, BODY_TIMEOUT_ENV),
-        ("--header-timeout", header_timeout, HEADER_TIMEOUT_ENV),
+    # Every worker reads its settings from the environment: the options go there, and are
+    # checked once, here, as the workers will read them.
+    for env_name, value in (
+        (RATE_LIMIT_ENV, rate_limit),
+        (REDIS_URL_ENV, redis_url),
+        (BODY_TIMEOUT_ENV, body_timeout),
+        (HEADER_TIMEOUT_ENV, header_timeout),
+        (METRICS_ENV, None if metrics is None else "on" if metrics else "off"),
     ):
         if value is not None:
-            try:
-                parse_seconds(value, option)
-            except ValueError as exc:
-                raise fail(str(exc)) from None
             os.environ[env_name] = value
     try:
-        settings = Settings.from_env()  # as every worker will read it: refuse bad values once, here
+        settings = Settings.from_env()
     except ValueError as exc:
         raise fail(str(exc)) from None
     if settings.metrics:

@@ -20,13 +20,13 @@ MULTIPROC_DIR_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 BODY_TIMEOUT_DEFAULT: Final = 30.0  # seconds without a byte of a request body (nginx: 60)
 
 
-def parse_seconds(text: str, name: str) -> float:
+def parse_seconds(text: str, name: str, option: str) -> float:
     try:
         value = float(text)
     except ValueError:
         value = 0.0
     if not 0 < value < 86_400:
-        raise ValueError(f"{name} must be seconds (a positive number), got {text!r}")
+        raise ValueError(f"{name} must be seconds (a positive number), got {text!r} ({option})")
     return value
 
 
@@ -40,12 +40,9 @@ def parse_rate_limit(text: str) -> int:
     if not value.isdigit():
         raise ValueError(
             f"{RATE_LIMIT_ENV} must be requests a minute (e.g. 500) or 'off', got {text!r}"
+            " (serve --rate-limit)"
         )
     return int(value)
-
-
-def parse_header_timeout(text: str | None) -> float:
-    return parse_seconds(text, HEADER_TIMEOUT_ENV) if text else HEADER_TIMEOUT_DEFAULT
 
 
 def parse_redis_url(text: str | None) -> str | None:
@@ -57,12 +54,15 @@ def parse_redis_url(text: str | None) -> str | None:
     try:
         parse_url(text)  # type: ignore[no-untyped-call]
     except ValueError:
-        raise ValueError(f"{REDIS_URL_ENV} must be a redis://, rediss:// or unix:// URL") from None
+        raise ValueError(
+            f"{REDIS_URL_ENV} must be a redis://, rediss:// or unix:// URL (serve --redis-url)"
+        ) from None
     return text
 
 
-def metrics_enabled() -> bool:
-    return os.environ.get(METRICS_ENV, "").strip().lower() in ("1", "on", "true", "yes")
+def seconds_from_env(name: str, option: str, default: float) -> float:
+    text = os.environ.get(name)
+    return parse_seconds(text, name, f"serve {option}") if text else default
 
 
 @dataclass(frozen=True)
@@ -83,9 +83,9 @@ class Settings:
                 parse_rate_limit(limit) if limit is not None else RATE_LIMIT_DEFAULT_PER_MINUTE
             ),
             redis_url=parse_redis_url(os.environ.get(REDIS_URL_ENV) or None),
-            metrics=metrics_enabled(),
-            header_timeout=parse_header_timeout(os.environ.get(HEADER_TIMEOUT_ENV)),
-            body_timeout=parse_seconds(
-                os.environ.get(BODY_TIMEOUT_ENV) or str(BODY_TIMEOUT_DEFAULT), BODY_TIMEOUT_ENV
+            metrics=os.environ.get(METRICS_ENV, "").strip().lower() in ("1", "on", "true", "yes"),
+            header_timeout=seconds_from_env(
+                HEADER_TIMEOUT_ENV, "--header-timeout", HEADER_TIMEOUT_DEFAULT
             ),
+            body_timeout=seconds_from_env(BODY_TIMEOUT_ENV, "--body-timeout", BODY_TIMEOUT_DEFAULT),
         )

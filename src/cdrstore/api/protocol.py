@@ -11,7 +11,6 @@ being answered or its body read (bodies have their own timeout, in the request h
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from typing import Any, Final
@@ -20,7 +19,7 @@ import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .. import contract
-from ..settings import HEADER_TIMEOUT_ENV, metrics_enabled, parse_header_timeout
+from ..settings import Settings
 from .accesslog import record_request
 
 _BODY: Final = msgspec.json.encode(
@@ -36,9 +35,13 @@ def _timeout_response(request_id: str) -> bytes:
     )
 
 
+# Read when a worker imports this module: the settings `cdrstore serve` put in the environment.
+_SETTINGS: Final = Settings.from_env()
+
+
 class HeaderDeadlineProtocol(HttpToolsProtocol):
-    header_timeout: float = parse_header_timeout(os.environ.get(HEADER_TIMEOUT_ENV))
-    observe: bool = metrics_enabled()
+    header_timeout: float = _SETTINGS.header_timeout
+    observe: bool = _SETTINGS.metrics  # count the 408s it answers in the metrics
 
     _head_deadline: asyncio.TimerHandle | None = None
     _head_started: float = 0.0
