@@ -4,15 +4,17 @@ databases and tokens such a server is started on."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -67,12 +69,20 @@ def live_server(
     timeout: float = 60,
     args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    on_access: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iterator[str]:
-    """The base URL of a server on this database, stopped when the block ends."""
+    """The base URL of a server on this database, stopped when the block ends; each of its
+    access lines (JSON, one a request) is handed to on_access as it is written."""
     proc, base = start_server(database_url, workers, cwd, timeout, args, env)
     assert proc.stderr is not None
-    # Read and dropped: a full pipe would stall the server at its next access line.
-    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    stderr = proc.stderr
+
+    def read() -> None:  # all the time: a full pipe would stall the server at its next line
+        for line in stderr:
+            if on_access is not None and line.startswith(b"{") and b'"route"' in line:
+                on_access(json.loads(line))
+
+    threading.Thread(target=read, daemon=True).start()
     try:
         yield base
     finally:

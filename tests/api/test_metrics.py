@@ -4,7 +4,6 @@ latency, records ingested and database faults; added up over every worker proces
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from cdrstore.api import create_app
 from cdrstore.contract import CODE_NOT_FOUND
 from cdrstore.settings import Settings
-from cdrstore.testing import app_with_token, start_server
+from cdrstore.testing import app_with_token, live_server, start_server
 from tests.conftest import calls_path, record
 
 ROUTE = "/v1/api/apps/{app_id}/data/call-detail"
@@ -80,18 +79,11 @@ def test_metrics_add_up_over_two_workers(tmp_path):
     worker takes a connection is the kernel's choice); every scrape shows the total."""
     url = f"sqlite:///{tmp_path / 'metrics.db'}"
     secret = app_with_token(url, "acme", ("read",))
-    proc, base = start_server(url, workers=2, cwd=tmp_path, args=["--metrics"])
-    assert proc.stderr is not None
-    pids: set[str] = set()
-
-    def read_log() -> None:
-        for line in proc.stderr:  # type: ignore[union-attr]
-            if b'"pid":' in line:
-                pids.add(line.split(b'"pid":')[1].rstrip().rstrip(b"}").decode())
-
-    threading.Thread(target=read_log, daemon=True).start()
+    pids: set[int] = set()
     sent = 0
-    try:
+    with live_server(
+        url, 2, tmp_path, args=["--metrics"], on_access=lambda line: pids.add(line["pid"])
+    ) as base:
         headers = {"Authorization": f"Bearer {secret}"}
 
         def one(_: int) -> int:
@@ -106,9 +98,6 @@ def test_metrics_add_up_over_two_workers(tmp_path):
             if len(pids) == 2:
                 break
         scraped = [httpx.get(f"{base}/metrics", timeout=30).text for _ in range(4)]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     assert len(pids) == 2, "no round was served by both workers"
     for text in scraped:  # whichever worker answers, the total is the same
         got = value(text, "cdrstore_http_requests_total", method="GET", route=ROUTE, status="200")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -20,7 +19,7 @@ from cdrstore.api.ratelimit import RateLimiter, RedisCounter
 from cdrstore.contract import CODE_RATE_LIMITED
 from cdrstore.settings import Settings, parse_rate_limit
 from cdrstore.store import open_store
-from cdrstore.testing import app_with_token, free_port, start_server
+from cdrstore.testing import app_with_token, free_port, live_server
 from tests.conftest import calls_path
 
 
@@ -91,20 +90,15 @@ def test_limit_holds_over_two_worker_processes(counted_in, db_url, tmp_path):
             pytest.skip(reason)
         env["CDRSTORE_REDIS_URL"] = REDIS_URL
     secrets = [app_with_token(db_url, "acme", ("read",)) for _ in range(ROUNDS)]
-    proc, base = start_server(
-        db_url, workers=2, cwd=tmp_path, args=["--rate-limit", str(LIMIT)], env=env
-    )
-    assert proc.stderr is not None
     served_by: dict[str, int] = {}  # request ID -> pid, from the access lines
-
-    def read_log() -> None:
-        for line in proc.stderr:  # type: ignore[union-attr]
-            if line.startswith(b"{") and b'"route"' in line:
-                entry = json.loads(line)
-                served_by[entry["request_id"]] = entry["pid"]
-
-    threading.Thread(target=read_log, daemon=True).start()
-    try:
+    with live_server(
+        db_url,
+        2,
+        tmp_path,
+        args=["--rate-limit", str(LIMIT)],
+        env=env,
+        on_access=lambda line: served_by.__setitem__(line["request_id"], line["pid"]),
+    ) as base:
         for round_, secret in enumerate(secrets):
 
             def one(i: int, secret: str = secret, round_: int = round_) -> httpx.Response:
@@ -121,9 +115,6 @@ def test_limit_holds_over_two_worker_processes(counted_in, db_url, tmp_path):
                 time.sleep(0.05)
             if len({served_by.get(i) for i in ids} - {None}) == 2:
                 return
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     pytest.fail(f"in {ROUNDS} rounds, no round was served by both workers")
 
 
