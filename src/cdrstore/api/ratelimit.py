@@ -10,7 +10,6 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -106,22 +105,16 @@ class RateLimiter:
 
     WINDOW_SECONDS = 60
 
-    def __init__(
-        self,
-        per_minute: int,
-        counter: WindowCounter | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, per_minute: int, counter: WindowCounter) -> None:
         self.per_minute = per_minute
-        self._counter = counter or LocalCounter()
-        self._clock = clock
+        self._counter = counter
 
     @property
     def enabled(self) -> bool:
         return self.per_minute > 0
 
     def hit(self, key: str) -> Verdict:
-        now = self._clock()
+        now = time.time()
         used, started = self._counter.hit(key, now, self.WINDOW_SECONDS)
         reset_after = max(1, math.ceil(started + self.WINDOW_SECONDS - now))
         return Verdict(
