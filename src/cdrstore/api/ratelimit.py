@@ -116,7 +116,10 @@ class RateLimiter:
     def hit(self, key: str) -> Verdict:
         now = time.time()
         used, started = self._counter.hit(key, now, self.WINDOW_SECONDS)
-        reset_after = max(1, math.ceil(started + self.WINDOW_SECONDS - now))
+        # Another worker may have opened the window a moment after this request read the clock
+        # (started > now): the window is still no longer than a minute.
+        left = math.ceil(started + self.WINDOW_SECONDS - now)
+        reset_after = min(self.WINDOW_SECONDS, max(1, left))
         return Verdict(
             used <= self.per_minute, self.per_minute, max(0, self.per_minute - used), reset_after
         )
