@@ -33,14 +33,15 @@ from typing import Any
 
 import httpx
 import msgspec
+from tests.support.postgres import create_postgres_database
 
 from cdrstore.api import create_app
-from cdrstore.api.calls import PAGE_PREFIX, PAGE_SUFFIX
+from cdrstore.contract import page_body
 from cdrstore.query import parse_call_query
 from cdrstore.settings import Settings
 from cdrstore.store import open_store
 from cdrstore.synth import DEFAULT_DAYS, DEFAULT_START, generate
-from cdrstore.testing import create_postgres_database, live_server
+from cdrstore.testing import live_server
 
 APP = "bench"
 PATH = f"/v1/api/apps/{APP}/data/call-detail"
@@ -228,7 +229,7 @@ def main() -> None:
     import_rate = args.records / (time.perf_counter() - start)
     print(f"cdrstore import (NDJSON, whole command): {import_rate:,.0f} records/s")
 
-    with live_server(url, 1) as base:
+    with live_server(url, workers=1) as base:
         lines = extra.read_bytes().splitlines()
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
         start = time.perf_counter()
@@ -264,7 +265,7 @@ def main() -> None:
     from litestar.testing import TestClient
 
     floors: dict[str, float] = {}
-    with live_server(url, 2) as base:
+    with live_server(url, workers=2) as base:
         with (
             TestClient(app) as local,
             httpx.Client(base_url=base, headers=secret_headers) as remote,
@@ -275,7 +276,7 @@ def main() -> None:
                 )  # type: ignore[misc]
 
                 def floor(q: Any = q) -> bytes:
-                    return PAGE_PREFIX + b",".join(store.page(APP, q).docs) + PAGE_SUFFIX
+                    return page_body(store.records.page(APP, q).docs)
 
                 if len(msgspec.json.decode(floor())["result"]) < 500:
                     print(

@@ -76,7 +76,7 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
 
     url, token = build(args.workdir, args.records)
-    with live_server(url, 2) as base:
+    with live_server(url, workers=2) as base:
         path = "/v1/api/apps/demo/data/call-detail"
         start = time.perf_counter()
         raw = 0
@@ -103,7 +103,7 @@ def main() -> None:
         )
 
     url, token = build(args.workdir, args.export_records)
-    with live_server(url, 2) as base:
+    with live_server(url, workers=2) as base:
         env = {**os.environ, "CDRSTORE_URL": base, "CDRSTORE_APP": "demo", "CDRSTORE_TOKEN": token}
         out = args.workdir / "export.csv"
         start = time.perf_counter()

@@ -39,18 +39,14 @@ from dataclasses import dataclass, field
 
 import httpx
 import msgspec
+from tests.support.postgres import create_postgres_database, drop_postgres_database
 
 from bench.__main__ import percentile
-from cdrstore.batch import IngestSummary
-from cdrstore.record import CALL_TYPES, STATUSES, decode_record, format_timestamp
-from cdrstore.store import PageQuery, open_store
+from cdrstore.query import PageQuery
+from cdrstore.record import CALL_TYPES, STATUSES, IngestSummary, decode_record, format_timestamp
+from cdrstore.store import open_store
 from cdrstore.synth import DEFAULT_DAYS, DEFAULT_START, Generator
-from cdrstore.testing import (
-    app_with_token,
-    create_postgres_database,
-    drop_postgres_database,
-    start_server,
-)
+from cdrstore.testing import app_with_token, start_server
 
 KINDS = ("read", "write", "resend")  # the timed kinds; "seed" POSTs come before the clock starts
 WINDOW_START_MS = int(DEFAULT_START.timestamp() * 1000)
@@ -340,7 +336,7 @@ def drain(stream: Iterator[bytes], log: ServerLog) -> None:
 
 @contextmanager
 def server(database_url: str, workers: int, log: ServerLog) -> Iterator[str]:
-    proc, base = start_server(database_url, workers)
+    proc, base = start_server(database_url, workers=workers)
     assert proc.stderr is not None
     reading = threading.Thread(target=drain, args=(proc.stderr, log), daemon=True)
     reading.start()
@@ -404,12 +400,12 @@ def read_stored(database_url: str, app_id: str) -> tuple[dict[str, bytes], list[
     duplicated: list[str] = []
     store = open_store(database_url)
     try:
-        for doc in store.iter_docs(app_id, PageQuery()):
+        for doc in store.records.iter_docs(app_id, PageQuery()):
             rid = _ID.decode(doc).id
             if rid in stored:
                 duplicated.append(rid)
             stored[rid] = hashlib.sha256(doc).digest()
-        counted = store.count_records(app_id)
+        counted = store.records.count_records(app_id)
     finally:
         store.close()
     return stored, duplicated, counted

@@ -29,12 +29,16 @@ MODES: dict[str, tuple[list[str], dict[str, str]]] = {
 
 def count_cost_us(url: str, n: int = 2000) -> dict[str, float]:
     """One request counted, in process, microseconds: the database's way and Redis's."""
-    from cdrstore.api.ratelimit import RedisCounter, StoreCounter
-    from cdrstore.store import open_store
+    from cdrstore.api.ratelimit import RedisCounter
+    from cdrstore.store import WindowCounter, open_store
 
     store = open_store(url)
     costs = {}
-    for mode, counter in (("database", StoreCounter(store)), ("redis", RedisCounter(REDIS_URL))):
+    counters: tuple[tuple[str, WindowCounter], ...] = (
+        ("database", store.windows),
+        ("redis", RedisCounter(REDIS_URL)),
+    )
+    for mode, counter in counters:
         start = time.perf_counter()
         for _ in range(n):
             counter.hit("bench-cost", time.time(), 60)
@@ -64,7 +68,7 @@ def main() -> None:
         rates: dict[str, list[float]] = {mode: [] for mode in MODES}
         for _ in range(args.rounds):  # interleaved, so drift in the machine hits every mode alike
             for mode, (flags, extra_env) in MODES.items():
-                with live_server(url, 2, Path(tmp), args=flags, env=extra_env) as base:
+                with live_server(url, workers=2, cwd=Path(tmp), args=flags, env=extra_env) as base:
                     wrk_load(base, QUERY, token, 2, 16)  # warm-up
                     done, bad = wrk_load(base, QUERY, token, args.seconds, 16)
                 assert bad == 0, f"{mode}: {bad} non-2xx answers"

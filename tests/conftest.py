@@ -12,6 +12,7 @@ import secrets
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -26,10 +27,11 @@ import cdrstore.api.errors
 import cdrstore.tokens
 from cdrstore.api import create_app
 from cdrstore.contract import TOKEN_PREFIX
+from cdrstore.ops.accounts import ensure_app, issue_token
 from cdrstore.settings import Settings
 from cdrstore.store import Store, open_store, redact_url
-from cdrstore.testing import create_postgres_database, drop_postgres_database
-from cdrstore.tokens import hash_secret, new_secret
+from cdrstore.tokens import hash_secret
+from tests.support.postgres import create_postgres_database, drop_postgres_database
 
 BASE_RECORD: dict[str, Any] = {
     "id": "rec-0001",
@@ -107,14 +109,13 @@ def store(db_url: str) -> Iterator[Store]:
 
 
 class Tokens:
-    """Makes apps and tokens directly in the store (the CLI does the same; see test_cli)."""
+    """Makes apps and tokens through the operations the CLI uses (see test_cli)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def app(self, app_id: str) -> str:
-        if self.store.get_app(app_id) is None:
-            self.store.create_app(app_id.title(), app_id)
+        ensure_app(self.store, app_id, app_id.title())
         return app_id
 
     def token(
@@ -124,9 +125,8 @@ class Tokens:
         expires_at: int | None = None,
     ) -> str:
         self.app(app_id)
-        secret = new_secret()
-        self.store.add_token(app_id, hash_secret(secret), frozenset(scopes), "test", expires_at)
-        return secret
+        expires_in = None if expires_at is None else expires_at - int(time.time())
+        return issue_token(self.store, app_id, frozenset(scopes), "test", expires_in).secret
 
     def headers(self, app_id: str, scopes: tuple[str, ...] = ("read", "ingest")) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(app_id, scopes)}"}
@@ -189,7 +189,7 @@ def cli(tmp_path: Path, db_url: str):
     return run
 
 
-# --- every statement that touches app data names one app (Citus-ready, issue 3) -------------------
+# --- every statement that touches app data names one app (Citus-ready, docs/scale-out.md) -------------------
 APP_TABLES = re.compile(r"\b(calls|call_ids|call_counts|calls_y\d{4}m\d\d)\b", re.IGNORECASE)
 NOT_DATA = re.compile(
     r"^\s*(CREATE|ALTER|DROP|TRUNCATE|ANALYZE|PRAGMA|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|SET)\b",
@@ -239,7 +239,7 @@ def every_statement_names_its_app() -> Iterator[None]:
     assert not bad, "statements touching app data without an app_id condition:\n" + "\n".join(bad)
 
 
-# --- no token, nor its hash, in any log line or error body (issue "Secrets") ----------------------
+# --- no token, nor its hash, in any log line or error body ----------------------
 GUARDED_LOGGERS: Final = ("", "cdrstore", "uvicorn", "litestar", "httpx", "httpcore")
 _PRINTED_TOKEN = re.compile(re.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_-]{20,100}")
 _PLAIN_RECORD_KEYS: Final = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}

@@ -1,4 +1,4 @@
-"""cdrstore.client and the CLI's client mode (issue 4): against a live server, in process, and against
+"""cdrstore.client and the CLI's client mode: against a live server, in process, and against
 scripted servers for retries."""
 
 from __future__ import annotations
@@ -278,6 +278,13 @@ def test_calls_list_all_and_export_formats_round_trip(live):
     live.cli("calls", "export", "--format", "json", "-o", "calls.json", "--type", "onnet")
     exported = msgspec.json.decode((live.work / "calls.json").read_bytes())
     assert exported and all(r["callType"] == "onnet" for r in exported)
+
+
+def test_calls_export_accepts_all_as_list_does(live):
+    walked = live.cli("calls", "export", "--format", "ndjson", "--type", "smartcall").stdout
+    with_all = live.cli("calls", "export", "--all", "--format", "ndjson", "--type", "smartcall")
+    assert with_all.stdout == walked
+    assert len(walked.splitlines()) > 500  # more than one page: export walks them all either way
 
 
 def test_server_side_export_matches_the_api(live):

@@ -13,7 +13,8 @@ import time
 import httpx
 import msgspec
 
-from cdrstore.store import PageQuery, open_store
+from cdrstore.query import PageQuery
+from cdrstore.store import open_store
 from cdrstore.testing import app_with_token, start_server
 from tests.conftest import record
 
@@ -70,16 +71,16 @@ def test_sigkill_during_ingest_loses_nothing_acknowledged(db_url, tmp_path):
         stop.set()
         writer.join()
 
-    store.seek_min_offset = 0
+    store.records.seek_min_offset = 0
     held: dict[str, int] = {}
-    for doc in store.iter_docs("crash", PageQuery()):
+    for doc in store.records.iter_docs("crash", PageQuery()):
         name = msgspec.json.decode(doc)["hid"]
         held[name] = held.get(name, 0) + 1
     assert acknowledged, "no batch was acknowledged before the kills: the test proved nothing"
     assert all(held.get(name) == BATCH for name in acknowledged)
     assert all(n == BATCH for n in held.values()), {k: v for k, v in held.items() if v != BATCH}
     assert set(held) <= set(sent)
-    assert store.count_records("crash") == sum(held.values())
+    assert store.records.count_records("crash") == sum(held.values())
     if db_url.startswith("sqlite"):
         path = db_url.removeprefix("sqlite:///")
         with sqlite3.connect(path) as conn:

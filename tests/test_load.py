@@ -8,7 +8,7 @@ import dataclasses
 
 from bench.load import Ledger, make_batch, run_load, verify
 
-from cdrstore.batch import parse_body
+from cdrstore.ingest.batch import parse_body
 from cdrstore.store import open_store
 from cdrstore.synth import Generator
 
@@ -42,9 +42,9 @@ def test_bounded_mixed_load_stores_exactly_what_was_acknowledged(db_url):
 def test_verification_catches_lost_unexpected_and_altered_records(db_url):
     store = open_store(db_url)
     store.upgrade()
-    store.create_app("Verify", "verify")
+    store.accounts.create_app("Verify", "verify")
     batch = make_batch(Generator(seed=7), 6)
-    store.ingest("verify", parse_body(batch.body, "application/json"))
+    store.records.ingest("verify", parse_body(batch.body, "application/json"))
     store.close()
     ids = sorted(batch.digests)
     exact = Ledger(acknowledged=dict(batch.digests))

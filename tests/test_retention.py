@@ -53,7 +53,7 @@ def test_dry_run_then_apply_for_all_apps(cli):
     assert served(cli.url, "alpha", a) == [f"alpha-{i}" for i in range(4, 8)]
     assert served(cli.url, "beta", b) == ["beta-2"]
     store = open_store(cli.url)
-    assert store.count_records("alpha") == 4 and store.count_records("beta") == 1
+    assert store.records.count_records("alpha") == 4 and store.records.count_records("beta") == 1
     if store.engine.dialect.name == "postgresql":
         assert "dropped partition calls_y" in done
         cutoff_month = (datetime.now(UTC) - timedelta(days=400)).strftime("y%Ym%m")

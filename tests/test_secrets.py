@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import cdrstore.api.errors
-import cdrstore.api.health
-import cdrstore.cli
+import cdrstore.ops.accounts
 import cdrstore.tokens
 from cdrstore.tokens import hash_matches, hash_secret, new_secret
 from tests.conftest import SecretGuard, calls_path, find_leaks, log_record_text
@@ -66,10 +65,10 @@ def test_find_leaks_looks_at_arguments_extras_exceptions_and_bodies():
 
 def test_the_guard_sees_every_mint_log_record_and_error_body(client, tokens, secret_guard):
     assert isinstance(secret_guard, SecretGuard)
-    # every module's own reference records its tokens; the health checks render through the same
-    assert cdrstore.cli.new_secret is cdrstore.tokens.new_secret
+    # every module's own reference records its tokens; every error renders through the one renderer
+    assert cdrstore.ops.accounts.new_secret is cdrstore.tokens.new_secret
     assert hasattr(cdrstore.tokens.new_secret, "__wrapped__")  # the recording version
-    assert cdrstore.api.health.error_response is cdrstore.api.errors.error_response
+    assert hasattr(cdrstore.api.errors.error_response, "__wrapped__")
     secret = tokens.token("acme")
     assert secret in secret_guard.minted
     response = client.get(calls_path("acme"), headers={"Authorization": f"Bearer {secret}x"})

@@ -6,7 +6,7 @@ from collections import Counter
 
 import msgspec
 
-from cdrstore.batch import BatchValidator
+from cdrstore.ingest.batch import BatchValidator
 from cdrstore.record import CALL_TYPES, STATUSES
 from cdrstore.synth import generate
 

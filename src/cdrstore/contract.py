@@ -1,31 +1,56 @@
-"""Numbers fixed by the wire contract (spec sections 1, 4, 5 and 6): defined here once, imported everywhere."""
+"""Numbers fixed by the wire contract (docs/api.md): defined here once, imported everywhere."""
 
 from typing import Final
 
-# Section 5: error codes.
+# docs/api.md#errors: error codes, and the code each HTTP status carries.
 CODE_OK: Final = 0
-CODE_BAD_REQUEST: Final = 6451000  # 400, 413, 415
+CODE_BAD_REQUEST: Final = 6451000  # 400, 408, 413, 415
 CODE_UNAUTHENTICATED: Final = 6452000  # 401
 CODE_FORBIDDEN: Final = 6452001  # 403
 CODE_NOT_FOUND: Final = 6450001  # 404, 405
 CODE_RATE_LIMITED: Final = 6451010  # 429
 CODE_INTERNAL: Final = 6451001  # 500, 503
+CODE_BY_STATUS: Final = {
+    400: CODE_BAD_REQUEST,
+    401: CODE_UNAUTHENTICATED,
+    403: CODE_FORBIDDEN,
+    404: CODE_NOT_FOUND,
+    405: CODE_NOT_FOUND,
+    408: CODE_BAD_REQUEST,
+    413: CODE_BAD_REQUEST,
+    415: CODE_BAD_REQUEST,
+    429: CODE_RATE_LIMITED,
+    500: CODE_INTERNAL,
+    503: CODE_INTERNAL,
+}
 
-# Section 1: paging.
+# docs/api.md#reading-call-details: paging.
 PAGE_LIMIT_DEFAULT: Final = 100
 PAGE_LIMIT_MAX: Final = 500
+PAGE_PREFIX: Final = b'{"code":0,"result":['
+PAGE_SUFFIX: Final = b"]}"
 
-# Section 4: one ingest request.
+# docs/api.md#writing-call-details: one ingest request.
 BATCH_MAX_RECORDS: Final = 10_000
 BATCH_MAX_BYTES: Final = 32 * 1024 * 1024
 BATCH_MAX_REPORTED_ERRORS: Final = 100
 
-# Section 5: requests a minute a token.
+# docs/api.md#rate-limit: requests a minute a token.
 RATE_LIMIT_DEFAULT_PER_MINUTE: Final = 500
 
-# Section 6: apps and tokens.
+# docs/api.md#apps-and-tokens.
 APP_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
 TOKEN_PREFIX: Final = "cdr_"
 SCOPES: Final = ("read", "ingest")
 
 CALL_DETAIL_PATH: Final = "/v1/api/apps/{app_id:str}/data/call-detail"
+
+
+def call_detail_path(app_id: str) -> str:
+    """The call-detail path of one app."""
+    return CALL_DETAIL_PATH.replace("{app_id:str}", app_id)
+
+
+def page_body(docs: list[bytes]) -> bytes:
+    """A 200 page as served: the stored documents joined, never re-encoded."""
+    return PAGE_PREFIX + b",".join(docs) + PAGE_SUFFIX

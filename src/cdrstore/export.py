@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
+import typing
 from abc import ABC, abstractmethod
 from typing import IO, Any, Final
 
 import msgspec
 
-from .record import FIELDS
+from .record import FIELDS, Record
 
 EXPORT_FORMATS: Final = ("ndjson", "json", "csv", "parquet")
 RECORDING_COLUMNS: Final = (
@@ -98,46 +99,34 @@ class CsvWriter(ExportWriter):
         super().close()
 
 
-def parquet_schema() -> Any:
-    """The record model as an Arrow schema (nesting kept)."""
+def _served_arrow_type(field: msgspec.structs.FieldInfo) -> Any:
+    """A field's Arrow type, from what is served: a value never given is served as its type's empty
+    value (docs/api.md#the-record), so a field's default says its served type; a list of nested
+    records is a list of their structs; the required fields are all text."""
     import pyarrow as pa
 
-    file = pa.struct(
-        [
-            ("id", pa.string()),
-            ("name", pa.string()),
-            ("downloadUrl", pa.string()),
-            ("duration", pa.int64()),
-            ("mimeType", pa.string()),
-            ("size", pa.int64()),
-            ("type", pa.int64()),
-            ("isPrivate", pa.bool_()),
-        ]
-    )
-    event = pa.struct(
-        [
-            ("recorderEID", pa.string()),
-            ("startAt", pa.string()),
-            ("endAt", pa.string()),
-            ("files", pa.list_(file)),
-            ("code", pa.int64()),
-        ]
-    )
-    kinds = {
-        "seq": pa.int64(),
-        "callSeq": pa.int64(),
-        "isRecording": pa.bool_(),
-        "hasAudioFile": pa.bool_(),
-    }
-    return pa.schema(
-        [
-            (
-                name,
-                pa.list_(event) if name == "recordingEventList" else kinds.get(name, pa.string()),
-            )
-            for name in FIELDS
-        ]
-    )
+    if field.default_factory is list:
+        (item,) = typing.get_args(field.type)
+        return pa.list_(arrow_struct(item))
+    default = field.default
+    if isinstance(default, bool):
+        return pa.bool_()
+    if isinstance(default, int):
+        return pa.int64()
+    return pa.string()
+
+
+def arrow_struct(model: type[msgspec.Struct]) -> Any:
+    import pyarrow as pa
+
+    return pa.struct([(f.name, _served_arrow_type(f)) for f in msgspec.structs.fields(model)])
+
+
+def parquet_schema() -> Any:
+    """The record model as an Arrow schema (nesting kept), derived from `record.Record`."""
+    import pyarrow as pa
+
+    return pa.schema(list(arrow_struct(Record)))
 
 
 class ParquetWriter(ExportWriter):

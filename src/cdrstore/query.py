@@ -1,15 +1,21 @@
-"""The GET query string of spec section 1, checked: every malformed, out-of-range or unknown
-parameter is refused with a message that names it, never silently ignored."""
+"""The GET query of docs/api.md#reading-call-details, checked: every malformed, out-of-range or
+unknown parameter is refused with a message that names it, never silently ignored.
+
+`CallFilters` is a filter set as a user gives it (the CLI's options, the client's arguments) and as
+it travels in a query string; `PageQuery` is the checked form the store pages by.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Final
 
 from .contract import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
+from .errors import DomainError
 from .record import CALL_TYPES, STATUSES, parse_timestamp
-from .store import PageQuery
 
 QUERY_PARAMETERS: Final = ("callType", "status", "startAt", "endAt", "offset", "limit")
 OFFSET_MAX: Final = 2**53  # beyond any store's row count; keeps SQL integers in range
@@ -18,8 +24,52 @@ _INTEGER = re.compile(r"-?\d{1,30}\Z")
 _UNENCODED_PLUS = re.compile(r"(.*\d) (\d\d:\d\d)\Z")
 
 
-class QueryError(ValueError):
-    """A query parameter breaks a rule of spec section 1; the message names it."""
+class QueryError(DomainError):
+    """A query parameter breaks a rule of docs/api.md#reading-call-details; the message names it."""
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """One page of an app's records in (callDate, id) order, checked."""
+
+    call_type: str | None = None  # one of record.CALL_TYPES; None: all
+    status: str | None = None  # one of record.STATUSES; None: all
+    start_ms: int | None = None  # callDate >= start
+    end_ms: int | None = None  # callDate < end
+    offset: int = 0
+    limit: int = PAGE_LIMIT_DEFAULT
+
+
+@dataclass(frozen=True)
+class CallFilters:
+    """A filter set as given, before it is checked: the same object from the options or arguments
+    to the query string of the request."""
+
+    call_type: str | None = None
+    status: str | None = None
+    start_at: str | None = None  # RFC3339, any offset
+    end_at: str | None = None
+    offset: int = 0
+    limit: int | None = None  # None: the server's default
+
+    def params(self) -> list[tuple[str, str]]:
+        """The query string's (name, value) pairs: only what was given."""
+        pairs = [
+            ("callType", self.call_type),
+            ("status", self.status),
+            ("startAt", self.start_at),
+            ("endAt", self.end_at),
+            ("offset", str(self.offset)),
+            ("limit", None if self.limit is None else str(self.limit)),
+        ]
+        return [(name, value) for name, value in pairs if value is not None]
+
+    def checked(self) -> PageQuery:
+        """The filters checked by the contract's rules; QueryError names what is wrong."""
+        return parse_call_query(self.params())
+
+    def at(self, offset: int) -> CallFilters:
+        return dataclasses.replace(self, offset=offset)
 
 
 def _integer(name: str, text: str) -> int:
@@ -36,6 +86,14 @@ def _instant(name: str, text: str) -> int:
         raise QueryError(f"invalid {name}: {text!r}: {exc}") from None
 
 
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> str | None:
+    if not value:  # empty means all
+        return None
+    if value not in allowed:
+        raise QueryError(f"invalid {name}: {value!r} (one of {', '.join(allowed)})")
+    return value
+
+
 def parse_call_query(pairs: Iterable[tuple[str, str]]) -> PageQuery:
     """A PageQuery from the query string's (name, value) pairs, in any order."""
     given: dict[str, str] = {}
@@ -46,17 +104,8 @@ def parse_call_query(pairs: Iterable[tuple[str, str]]) -> PageQuery:
             raise QueryError(f"invalid query: {name} given more than once")
         given[name] = value
 
-    call_type = status = None
-    if given.get("callType"):
-        if given["callType"] not in CALL_TYPES:
-            raise QueryError(
-                f"invalid callType: {given['callType']!r} (one of {', '.join(CALL_TYPES)})"
-            )
-        call_type = CALL_TYPES.index(given["callType"])
-    if given.get("status"):
-        if given["status"] not in STATUSES:
-            raise QueryError(f"invalid status: {given['status']!r} (one of {', '.join(STATUSES)})")
-        status = STATUSES.index(given["status"])
+    call_type = _one_of("callType", given.get("callType", ""), CALL_TYPES)
+    status = _one_of("status", given.get("status", ""), STATUSES)
 
     start = _instant("startAt", given["startAt"]) if "startAt" in given else None
     end = _instant("endAt", given["endAt"]) if "endAt" in given else None

@@ -1,4 +1,4 @@
-"""The call record as it travels on the wire (spec sections 2 and 3): the one source of truth.
+"""The call record as it travels on the wire (docs/api.md#the-record): the one source of truth.
 
 `Record` declares the 46 keys in their served order with their types, enums and defaults; msgspec
 decodes and type-checks against it, the OpenAPI schema is generated from it, and the canonical JSON
@@ -13,22 +13,9 @@ import ipaddress
 import re
 import socket
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Final, Literal, NamedTuple
+from typing import Annotated, Final, Literal, NamedTuple, get_args
 
 import msgspec
-
-CALL_TYPES: Final = ("onnet", "offnet", "smartcall")
-STATUSES: Final = (
-    "Call Ended",
-    "Declined",
-    "Busy",
-    "Not Answered",
-    "Cancelled",
-    "Abandoned",
-    "Unreachable",
-    "Call Failed",
-)
-CALL_DIRECTIONS: Final = ("Inbound", "Outbound")
 
 CallType = Literal["onnet", "offnet", "smartcall"]
 Status = Literal[
@@ -41,6 +28,8 @@ Status = Literal[
     "Unreachable",
     "Call Failed",
 ]
+CALL_TYPES: Final[tuple[str, ...]] = get_args(CallType)
+STATUSES: Final[tuple[str, ...]] = get_args(Status)
 Role = Literal["ADMIN", "SUPERVISOR", "AGENT", ""]
 
 RECORD_ID_MAX_LENGTH: Final = 128
@@ -71,7 +60,7 @@ class RecordingFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc
     duration: Annotated[int, msgspec.Meta(description="milliseconds")] = 0
     mimeType: str = ""
     size: Annotated[int, msgspec.Meta(description="bytes")] = 0
-    # The reference's sample shows a string; the integer is served (spec section 2).
+    # The reference's sample shows a string; the integer is served (docs/api.md#the-record).
     type: Annotated[
         Literal[0, 2, 3] | Literal["2", "3"],
         msgspec.Meta(description='2 = video, 3 = audio (0 when never given); "2"/"3" accepted'),
@@ -151,7 +140,6 @@ class Record(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False)
 
 
 FIELDS: Final[tuple[str, ...]] = Record.__struct_fields__
-REQUIRED_FIELDS: Final = tuple(f.name for f in msgspec.structs.fields(Record) if f.required)
 
 
 class StoredRecord(NamedTuple):
@@ -159,13 +147,32 @@ class StoredRecord(NamedTuple):
 
     id: str
     call_date_ms: int
-    call_type: int
-    status: int
+    call_type: str
+    status: str
     doc: bytes
 
 
+class IngestSummary(msgspec.Struct):
+    """What became of a batch's records; served as a POST's `result`."""
+
+    received: int
+    inserted: int
+    updated: int
+    unchanged: int
+
+    @classmethod
+    def empty(cls, received: int = 0) -> IngestSummary:
+        return cls(received, 0, 0, 0)
+
+    def add(self, other: IngestSummary) -> None:
+        self.received += other.received
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
 class FieldError(ValueError):
-    """A record broke a rule of spec section 2; `field` is the path of the offending key."""
+    """A record broke a rule of docs/api.md#the-record; `field` is the path of the offending key."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}" if field else message)
@@ -301,8 +308,6 @@ def _canonicalise_events(events: list[RecordingEvent]) -> None:
 
 
 _ENCODER: Final = msgspec.json.Encoder()
-_CALL_TYPE_CODE: Final = {name: code for code, name in enumerate(CALL_TYPES)}
-_STATUS_CODE: Final = {name: code for code, name in enumerate(STATUSES)}
 
 
 def canonicalise(record: Record) -> StoredRecord:
@@ -327,8 +332,8 @@ def canonicalise(record: Record) -> StoredRecord:
     return StoredRecord(
         record.id,
         call_date_ms,
-        _CALL_TYPE_CODE[record.callType],
-        _STATUS_CODE[record.status],
+        record.callType,
+        record.status,
         _ENCODER.encode(record),
     )
 
@@ -361,8 +366,3 @@ def decode_record(raw: bytes | str | msgspec.Raw) -> StoredRecord:
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise FieldError("", f"malformed JSON: {exc}") from None
     return canonicalise(record)
-
-
-def decode_stored(doc: bytes) -> Record:
-    """A stored canonical document back into a Record (for clients and exports)."""
-    return _DECODER.decode(doc)

@@ -1,14 +1,18 @@
-"""Server configuration, from the environment (so that every worker process reads the same)."""
+"""Server configuration, from the environment (so that every worker process reads the same).
+
+Every setting is documented in docs/configuration.md (a test holds the two together).
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from .contract import RATE_LIMIT_DEFAULT_PER_MINUTE
-from .store import database_url
 
+DATABASE_URL_ENV: Final = "CDRSTORE_DATABASE_URL"
+DEFAULT_DATABASE_URL: Final = "sqlite:///cdrstore.db"
 RATE_LIMIT_ENV: Final = "CDRSTORE_RATE_LIMIT"
 REDIS_URL_ENV: Final = "CDRSTORE_REDIS_URL"
 BODY_TIMEOUT_ENV: Final = "CDRSTORE_BODY_TIMEOUT"
@@ -18,6 +22,11 @@ METRICS_ENV: Final = "CDRSTORE_METRICS"
 # prometheus_client's own variable; read when it is first imported, so set before any import of it.
 MULTIPROC_DIR_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 BODY_TIMEOUT_DEFAULT: Final = 30.0  # seconds without a byte of a request body (nginx: 60)
+
+
+def database_url(explicit: str | None = None) -> str:
+    """The database to use: the one given, else the environment's, else `cdrstore.db` here."""
+    return explicit or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
 
 
 def parse_seconds(text: str, name: str, option: str) -> float:
@@ -49,7 +58,12 @@ def parse_redis_url(text: str | None) -> str | None:
     """The URL if redis-py can use it (checked here, once, rather than in every worker)."""
     if text is None:
         return None
-    from redis.connection import parse_url
+    try:
+        from redis.connection import parse_url
+    except ImportError:
+        raise ValueError(
+            f"{REDIS_URL_ENV} needs the redis package: pip install 'cdrstore[redis]'"
+        ) from None
 
     try:
         parse_url(text)  # type: ignore[no-untyped-call]
@@ -65,14 +79,58 @@ def seconds_from_env(name: str, option: str, default: float) -> float:
     return parse_seconds(text, name, f"serve {option}") if text else default
 
 
+def _setting(env: str, option: str, help: str) -> dict[str, str]:
+    """Where a setting comes from: its variable, and the `serve` option that sets that variable."""
+    return {"env": env, "option": option, "help": help}
+
+
 @dataclass(frozen=True)
 class Settings:
-    database_url: str
-    rate_limit_per_minute: int = RATE_LIMIT_DEFAULT_PER_MINUTE  # 0: no limit
-    redis_url: str | None = None  # where workers count requests; None: in the database
-    body_timeout: float = BODY_TIMEOUT_DEFAULT
-    header_timeout: float = HEADER_TIMEOUT_DEFAULT  # applied by api/protocol.py, not the app
-    metrics: bool = False  # serve /metrics (Prometheus); off: it answers 404 like any unknown path
+    database_url: str = field(
+        metadata=_setting(
+            DATABASE_URL_ENV, "--db", "Database URL (default: sqlite:///cdrstore.db)."
+        )
+    )
+    rate_limit_per_minute: int = field(  # 0: no limit
+        default=RATE_LIMIT_DEFAULT_PER_MINUTE,
+        metadata=_setting(
+            RATE_LIMIT_ENV,
+            "--rate-limit",
+            f"Requests a minute a token, or 'off' (default: ${RATE_LIMIT_ENV} or 500).",
+        ),
+    )
+    redis_url: str | None = field(  # None: workers count requests in the database
+        default=None,
+        metadata=_setting(
+            REDIS_URL_ENV,
+            "--redis-url",
+            f"Count rate limits in this Redis (default: ${REDIS_URL_ENV}; else in the database).",
+        ),
+    )
+    body_timeout: float = field(
+        default=BODY_TIMEOUT_DEFAULT,
+        metadata=_setting(
+            BODY_TIMEOUT_ENV,
+            "--body-timeout",
+            f"Seconds a request body may stall before a 408 (default: ${BODY_TIMEOUT_ENV} or 30).",
+        ),
+    )
+    header_timeout: float = field(  # applied by api/protocol.py, not the app
+        default=HEADER_TIMEOUT_DEFAULT,
+        metadata=_setting(
+            HEADER_TIMEOUT_ENV,
+            "--header-timeout",
+            f"Seconds for a request's headers before a 408 (default: ${HEADER_TIMEOUT_ENV} or 10).",
+        ),
+    )
+    metrics: bool = field(  # off: /metrics answers 404 like any unknown path
+        default=False,
+        metadata=_setting(
+            METRICS_ENV,
+            "--metrics/--no-metrics",
+            f"Serve Prometheus metrics at /metrics (default: ${METRICS_ENV}, else off).",
+        ),
+    )
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -1,6 +1,14 @@
-"""Run a real `cdrstore serve` in a subprocess: for tests, benchmarks and scripts that need a live
-server on loopback (a port of its own, the rate limit off, ready before it is handed over); and the
-databases and tokens such a server is started on."""
+"""A test kit for code that talks to cdrstore: a real `cdrstore serve` in a subprocess, on loopback,
+on a port of its own, the rate limit off, ready before it is handed over; and an app with a token
+to call it with. Used by cdrstore's own tests and benchmarks; documented in docs/testing.md.
+
+    from cdrstore.testing import app_with_token, live_server
+
+    url = f"sqlite:///{tmp_path / 'cdr.db'}"
+    token = app_with_token(url, "acme")
+    with live_server(url) as base_url:
+        ...  # call base_url + "/v1/api/apps/acme/data/call-detail" with the token
+"""
 
 from __future__ import annotations
 
@@ -14,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 
@@ -25,16 +33,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class ServerOptions(TypedDict, total=False):
+    workers: int  # worker processes (default 1)
+    cwd: Path | None  # where the server runs
+    timeout: float  # seconds to wait for it to be ready (default 60)
+    args: Sequence[str]  # more `cdrstore serve` options (the rate limit is off unless given)
+    env: Mapping[str, str] | None  # more environment variables
+
+
 def start_server(
-    database_url: str,
-    workers: int = 1,
-    cwd: Path | None = None,
-    timeout: float = 60,
-    args: Sequence[str] = (),
-    env: Mapping[str, str] | None = None,
+    database_url: str, **options: Unpack[ServerOptions]
 ) -> tuple[subprocess.Popen[bytes], str]:
     """A started server process and its base URL, once /readyz answers; stopping it is the caller's.
     Its stderr (one access line a request) is a pipe: the caller must read it or discard it."""
+    workers = options.get("workers", 1)
+    cwd, timeout = options.get("cwd"), options.get("timeout", 60)
+    args, env = options.get("args", ()), options.get("env")
     port = free_port()
     env = {**os.environ, **(env or {}), "CDRSTORE_DATABASE_URL": database_url}
     command = [sys.executable, "-m", "cdrstore", "serve", "--port", str(port)]
@@ -64,16 +78,12 @@ def start_server(
 @contextmanager
 def live_server(
     database_url: str,
-    workers: int = 1,
-    cwd: Path | None = None,
-    timeout: float = 60,
-    args: Sequence[str] = (),
-    env: Mapping[str, str] | None = None,
     on_access: Callable[[dict[str, Any]], None] | None = None,
+    **options: Unpack[ServerOptions],
 ) -> Iterator[str]:
     """The base URL of a server on this database, stopped when the block ends; each of its
     access lines (JSON, one a request) is handed to on_access as it is written."""
-    proc, base = start_server(database_url, workers, cwd, timeout, args, env)
+    proc, base = start_server(database_url, **options)
     assert proc.stderr is not None
     stderr = proc.stderr
 
@@ -113,44 +123,13 @@ def app_with_token(
     database_url: str, app_id: str, scopes: Sequence[str] = ("read", "ingest")
 ) -> str:
     """Migrate the database, make sure it holds the app, and return a new token's secret for it."""
+    from .ops.accounts import ensure_app, issue_token
     from .store import open_store
-    from .tokens import hash_secret, new_secret
 
     store = open_store(database_url)
     try:
         store.upgrade()
-        if store.get_app(app_id) is None:
-            store.create_app(app_id.title(), app_id)
-        secret = new_secret()
-        store.add_token(app_id, hash_secret(secret), frozenset(scopes), "testing", None)
-        return secret
+        ensure_app(store, app_id, app_id.title())
+        return issue_token(store, app_id, frozenset(scopes), "testing").secret
     finally:
         store.close()
-
-
-def _postgres_admin(url: str, admin_url: str | None) -> tuple[str, str]:
-    """(where to connect to create or drop it: admin_url, else the same server's `postgres`
-    database; the database name) for a postgresql:// URL."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    admin = admin_url or parsed.set(database="postgres").render_as_string(hide_password=False)
-    return admin, str(parsed.database)
-
-
-def create_postgres_database(url: str, admin_url: str | None = None) -> None:
-    """Make the database the URL names anew: dropped first if it exists."""
-    import psycopg
-
-    admin, name = _postgres_admin(url, admin_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_postgres_database(url: str, admin_url: str | None = None) -> None:
-    import psycopg
-
-    admin, name = _postgres_admin(url, admin_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

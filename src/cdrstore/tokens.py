@@ -1,4 +1,4 @@
-"""Bearer tokens (spec section 6): made here, shown once, stored only as their SHA-256 hash."""
+"""Bearer tokens (docs/api.md#apps-and-tokens): made here, shown once, stored only as their SHA-256 hash."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bearer tokens (spec sections 5 and 6) through HTTP."""
+"""Bearer tokens (docs/api.md#errors, #apps-and-tokens) through HTTP."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def test_revoked_token_is_401_on_the_next_request(client, tokens, store):
     secret = tokens.token("acme")
     headers = {"Authorization": f"Bearer {secret}"}
     assert client.get(PATH, headers=headers).status_code == 200
-    store.revoke_token(None, hash_secret(secret))
+    store.accounts.revoke_token(None, hash_secret(secret))
     r = client.get(PATH, headers=headers)
     assert_401(r)
     assert "revoked" in r.json()["message"]

@@ -1,4 +1,4 @@
-"""Every error path answers in the one shape of spec section 5, with the right status and code."""
+"""Every error path answers in the one shape of docs/api.md#errors, with the right status and code."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def test_internal_fault_is_500_without_a_trace(client, auth, store, monkeypatch)
     def explode(*_args, **_kwargs):
         raise RuntimeError("secret detail /etc/passwd")
 
-    monkeypatch.setattr(store, "page", explode)
+    monkeypatch.setattr(store.records, "page", explode)
     r = client.get(PATH, headers=auth)
     assert r.status_code == 500
     assert r.json() == {"code": contract.CODE_INTERNAL, "message": "internal error"}
@@ -95,7 +95,8 @@ def test_database_unavailable_is_503(client, auth, store, monkeypatch):
     def locked(*_args, **_kwargs):
         raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("database is locked"))
 
-    monkeypatch.setattr(store, "page", locked)
+    # Beneath the store's public methods: the driver's error is translated on its way out.
+    monkeypatch.setattr(store.records, "_reading", locked)
     r = client.get(PATH, headers=auth)
     assert r.status_code == 503
     assert r.json()["code"] == contract.CODE_INTERNAL

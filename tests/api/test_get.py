@@ -1,4 +1,4 @@
-"""GET /v1/api/apps/{appID}/data/call-detail (spec section 1)."""
+"""GET /v1/api/apps/{appID}/data/call-detail (docs/api.md#reading-call-details)."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ def secrets(client, tokens):
     method=st.sampled_from(["GET", "POST"]),
 )
 def test_no_token_crosses_apps(client, store, secrets, owner, scope, target, variant, method):
-    before = {app_id: store.count_records(app_id) for app_id in APPS}
+    before = {app_id: store.records.count_records(app_id) for app_id in APPS}
     path_app = path_variants(target)[variant]
     url = f"/v1/api/apps/{path_app}/data/call-detail"
     headers = {"Authorization": f"Bearer {secrets[owner][scope]}"}
@@ -81,7 +81,7 @@ def test_no_token_crosses_apps(client, store, secrets, owner, scope, target, var
             ids = [rec["id"] for rec in r.json()["result"]]
             assert all(i.startswith(f"{owner}-") for i in ids), (url, ids)
         else:
-            assert store.count_records(owner) == before[owner] + 1
+            assert store.records.count_records(owner) == before[owner] + 1
     else:
         body = r.json()
         assert set(body) == {"code", "message"}
@@ -96,6 +96,6 @@ def test_no_token_crosses_apps(client, store, secrets, owner, scope, target, var
                 assert other not in body["message"] or other in url, body
     for other in APPS:
         if other != owner:
-            assert store.count_records(other) == before[other], (url, method)
+            assert store.records.count_records(other) == before[other], (url, method)
     served = msgspec.json.decode(r.content)
     assert isinstance(served, dict)

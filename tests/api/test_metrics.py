@@ -52,7 +52,7 @@ def test_requests_records_and_database_faults_are_counted(store, db_url, auth, m
         def unavailable(*_args: object) -> None:
             raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("database is locked"))
 
-        monkeypatch.setattr(store, "page", unavailable)
+        monkeypatch.setattr(store.records, "_reading", unavailable)  # translated on its way out
         assert client.get(calls_path("acme"), headers=auth).status_code == 503
         after = client.get("/metrics")
     assert after.headers["content-type"].startswith("text/plain")
@@ -82,7 +82,11 @@ def test_metrics_add_up_over_two_workers(tmp_path):
     pids: set[int] = set()
     sent = 0
     with live_server(
-        url, 2, tmp_path, args=["--metrics"], on_access=lambda line: pids.add(line["pid"])
+        url,
+        workers=2,
+        cwd=tmp_path,
+        args=["--metrics"],
+        on_access=lambda line: pids.add(line["pid"]),
     ) as base:
         headers = {"Authorization": f"Bearer {secret}"}
 

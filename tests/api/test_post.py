@@ -1,4 +1,4 @@
-"""POST /v1/api/apps/{appID}/data/call-detail (spec section 4)."""
+"""POST /v1/api/apps/{appID}/data/call-detail (docs/api.md#writing-call-details)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Requests a minute a token (spec section 5)."""
+"""Requests a minute a token (docs/api.md#rate-limit)."""
 
 from __future__ import annotations
 
@@ -93,8 +93,8 @@ def test_limit_holds_over_two_worker_processes(counted_in, db_url, tmp_path):
     served_by: dict[str, int] = {}  # request ID -> pid, from the access lines
     with live_server(
         db_url,
-        2,
-        tmp_path,
+        workers=2,
+        cwd=tmp_path,
         args=["--rate-limit", str(LIMIT)],
         env=env,
         on_access=lambda line: served_by.__setitem__(line["request_id"], line["pid"]),

@@ -8,8 +8,9 @@ import threading
 
 import msgspec
 
+from cdrstore.query import PageQuery
 from cdrstore.record import decode_record
-from cdrstore.store import PageQuery, open_store
+from cdrstore.store import open_store
 
 
 def batch(ids: list[int], version: int) -> list:
@@ -35,7 +36,7 @@ def batch(ids: list[int], version: int) -> list:
 def test_overlapping_concurrent_writers(db_url):
     store = open_store(db_url)
     store.upgrade()
-    store.create_app("c", "c")
+    store.accounts.create_app("c", "c")
     errors: list[BaseException] = []
     acknowledged: list[set[str]] = [set(), set()]
 
@@ -46,7 +47,7 @@ def test_overlapping_concurrent_writers(db_url):
                 ids = sorted(rng.sample(range(600), 250))
                 if rng.random() < 0.5:
                     ids.reverse()  # opposite lock orders must not deadlock either
-                store.ingest("c", batch(ids, n * 100 + round_))
+                store.records.ingest("c", batch(ids, n * 100 + round_))
                 acknowledged[n].update(f"c{i:05d}" for i in ids)
         except BaseException as exc:
             errors.append(exc)
@@ -57,16 +58,16 @@ def test_overlapping_concurrent_writers(db_url):
     for t in threads:
         t.join()
     assert errors == []
-    store.seek_min_offset = 0
-    docs = [msgspec.json.decode(d) for d in store.iter_docs("c", PageQuery())]
+    store.records.seek_min_offset = 0
+    docs = [msgspec.json.decode(d) for d in store.records.iter_docs("c", PageQuery())]
     ids = [d["id"] for d in docs]
     assert len(ids) == len(set(ids))
     assert set(ids) == acknowledged[0] | acknowledged[1]
-    assert store.count_records("c") == len(ids)
+    assert store.records.count_records("c") == len(ids)
     paged = []
     offset = 0
     while True:
-        page = store.page("c", PageQuery(offset=offset, limit=97))
+        page = store.records.page("c", PageQuery(offset=offset, limit=97))
         paged += [msgspec.json.decode(d)["id"] for d in page.docs]
         offset += 97
         if not page.has_more:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cdrstore.query import PageQuery
 from cdrstore.record import CALL_TYPES, STATUSES, decode_record, format_timestamp
-from cdrstore.store import PageQuery
 from cdrstore.store.schema import COUNT_BUCKET_MS
 from tests.conftest import empty_postgres
 
@@ -18,14 +18,14 @@ HOUR = COUNT_BUCKET_MS
 BASE = 1_667_779_200_000  # 2022-11-07T00:00:00Z
 
 
-def make(i: int, when: int, call_type: int, status: int) -> bytes:
+def make(i: int, when: int, call_type: str, status: str) -> bytes:
     return msgspec.json.encode(
         {
             "id": f"r{i:05d}",
             "callDirection": "Inbound",
-            "callType": CALL_TYPES[call_type],
+            "callType": call_type,
             "callDate": format_timestamp(when),
-            "status": STATUSES[status],
+            "status": status,
         }
     )
 
@@ -41,7 +41,7 @@ def dataset(request, tmp_path_factory):
         empty_postgres(url)
     store = open_store(url)
     store.upgrade()
-    store.create_app("p", "p")
+    store.accounts.create_app("p", "p")
     rng = random.Random(11)
     rows = []
     for i in range(3000):
@@ -53,8 +53,8 @@ def dataset(request, tmp_path_factory):
                 -5 * HOUR + rng.randrange(10 * HOUR) - BASE // 1000,
             ]
         )
-        rows.append((f"r{i:05d}", when, rng.randrange(3), rng.randrange(8)))
-    store.ingest("p", [decode_record(make(int(r[0][1:]), r[1], r[2], r[3])) for r in rows])
+        rows.append((f"r{i:05d}", when, rng.choice(CALL_TYPES), rng.choice(STATUSES)))
+    store.records.ingest("p", [decode_record(make(int(r[0][1:]), r[1], r[2], r[3])) for r in rows])
     model = sorted(rows, key=lambda r: (r[1], r[0]))
     yield store, model
     store.close()
@@ -81,8 +81,8 @@ bounds = st.one_of(
 
 @settings(max_examples=200, deadline=None)
 @given(
-    call_type=st.one_of(st.none(), st.integers(0, 2)),
-    status=st.one_of(st.none(), st.integers(0, 7)),
+    call_type=st.one_of(st.none(), st.sampled_from(CALL_TYPES)),
+    status=st.one_of(st.none(), st.sampled_from(STATUSES)),
     start=bounds,
     end=bounds,
     offset=st.integers(0, 3100),
@@ -96,8 +96,8 @@ def test_seek_matches_plain_offset(
     if start is not None and end is not None and end < start:
         start, end = end, start
     q = PageQuery(call_type, status, start, end, offset, limit)
-    store.seek_min_offset = min_offset
-    page = store.page("p", q)
+    store.records.seek_min_offset = min_offset
+    page = store.records.page("p", q)
     got = [msgspec.json.decode(d)["id"] for d in page.docs]
     assert got == expected(model, q)
     full = expected(model, PageQuery(call_type, status, start, end, offset, limit + 1))
@@ -106,20 +106,24 @@ def test_seek_matches_plain_offset(
 
 def test_counts_follow_updates_that_move_records(dataset):
     store, model = dataset
-    before = store.count_records("p")
-    moved = decode_record(make(0, BASE + 100 * HOUR, 1, 1))
-    store.ingest("p", [moved])
-    assert store.count_records("p") == before
-    store.seek_min_offset = 0
-    last = store.page("p", PageQuery(offset=before - 1, limit=5))
+    before = store.records.count_records("p")
+    moved = decode_record(make(0, BASE + 100 * HOUR, CALL_TYPES[1], STATUSES[1]))
+    store.records.ingest("p", [moved])
+    assert store.records.count_records("p") == before
+    store.records.seek_min_offset = 0
+    last = store.records.page("p", PageQuery(offset=before - 1, limit=5))
     assert [msgspec.json.decode(d)["id"] for d in last.docs] == ["r00000"]
     original = next(r for r in model if r[0] == "r00000")
-    store.ingest("p", [decode_record(make(0, *original[1:]))])  # leave the dataset as it was
+    store.records.ingest(
+        "p", [decode_record(make(0, *original[1:]))]
+    )  # leave the dataset as it was
 
 
 def test_repeated_deep_pages_on_one_pooled_connection(dataset):
     store, model = dataset
-    store.seek_min_offset = 0
+    store.records.seek_min_offset = 0
     for offset in (1500, 0, 1500, 2990, 10):
         q = PageQuery(offset=offset, limit=7)
-        assert [msgspec.json.decode(d)["id"] for d in store.page("p", q).docs] == expected(model, q)
+        assert [msgspec.json.decode(d)["id"] for d in store.records.page("p", q).docs] == expected(
+            model, q
+        )

@@ -30,8 +30,8 @@ def test_postgres_partitions_get_statistics_with_their_first_rows(postgres_url):
     empty_postgres(postgres_url)
     store = open_store(postgres_url)
     store.upgrade()
-    store.create_app("acme", "acme")
-    counts = store.ingest(
+    store.accounts.create_app("acme", "acme")
+    counts = store.records.ingest(
         "acme",
         [
             decode_record(json.dumps(record(id=f"r{i}", callDate="1987-03-04T05:06:07Z")).encode())

@@ -1,54 +1,43 @@
-"""Bearer tokens (spec sections 5 and 6): who is calling, for which app, with which scopes."""
+"""Who is calling (docs/api.md#apps-and-tokens): the bearer token of a request, checked, counted
+against its rate limit, and authorised for the app and scope."""
 
 from __future__ import annotations
 
-import hmac
-import time
-from typing import Any, Final
+from typing import Any
 
 from litestar import Request
 
+from ..errors import RateLimited, Unauthenticated
+from ..ops.accounts import authenticate, authorize
 from ..store import Store, TokenInfo
-from ..tokens import hash_matches, hash_secret, looks_like_secret
-from .errors import ApiError
-
-_CHALLENGE: Final = {"WWW-Authenticate": 'Bearer realm="cdrstore"'}
-_INVALID: Final = {"WWW-Authenticate": 'Bearer realm="cdrstore", error="invalid_token"'}
+from .headers import RATE_LIMIT_STATE
+from .ratelimit import RateLimiter
 
 
 def bearer_secret(request: Request[Any, Any, Any]) -> str:
     header = request.headers.get("authorization")
     if not header:
-        raise ApiError(401, "missing bearer token", headers=_CHALLENGE)
+        raise Unauthenticated("missing bearer token", presented=False)
     scheme, _, secret = header.strip().partition(" ")
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret:
-        raise ApiError(
-            401, "malformed Authorization header: expected 'Bearer <token>'", headers=_INVALID
-        )
+        raise Unauthenticated("malformed Authorization header: expected 'Bearer <token>'")
     return secret
 
 
-def authenticate(store: Store, secret: str) -> TokenInfo:
-    """The active token for this secret; 401 for an unknown, revoked or expired one."""
-    if not looks_like_secret(secret):
-        raise ApiError(401, "invalid token", headers=_INVALID)
-    # Looked up by SHA-256 of the secret: lookup time depends on the hash, which a caller cannot
-    # steer byte by byte, so it reveals nothing about stored secrets; the match found is then
-    # confirmed in constant time, so that no comparison of ours depends on how much of it matched.
-    token = store.find_token(hash_secret(secret))
-    if token is None or not hash_matches(secret, token.token_hash):
-        raise ApiError(401, "invalid token", headers=_INVALID)
-    if token.revoked_at is not None:
-        raise ApiError(401, "token revoked", headers=_INVALID)
-    if not token.is_active(time.time()):
-        raise ApiError(401, "token expired", headers=_INVALID)
+def caller(request: Request[Any, Any, Any], app_id: str, scope: str) -> TokenInfo:
+    """Authenticate, count the request against the token's rate limit, authorise (so that a
+    refused request counts too, and its answer carries the RateLimit headers)."""
+    store: Store = request.app.state.store
+    token = authenticate(store, bearer_secret(request))
+    limiter: RateLimiter = request.app.state.rate_limiter
+    if limiter.enabled:
+        verdict = limiter.hit(token.token_id)
+        request.scope.setdefault("state", {})[RATE_LIMIT_STATE] = verdict
+        if not verdict.allowed:
+            raise RateLimited(
+                f"too many requests: at most {verdict.limit} a minute for this token",
+                verdict.reset_after,
+            )
+    authorize(token, app_id, scope)
     return token
-
-
-def authorize(token: TokenInfo, app_id: str, scope: str) -> None:
-    """403 when the token belongs to another app (existing or not) or lacks the scope."""
-    if not hmac.compare_digest(token.app_id.encode(), app_id.encode("utf-8", "surrogatepass")):
-        raise ApiError(403, "token is not valid for this app")
-    if scope not in token.scopes:
-        raise ApiError(403, f"token lacks the {scope!r} scope")

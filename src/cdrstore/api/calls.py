@@ -1,5 +1,5 @@
-"""The call-detail resource: `GET` (spec section 1) and `POST` (section 4) of
-`/v1/api/apps/{appID}/data/call-detail`."""
+"""The call-detail resource: `GET` (docs/api.md#reading-call-details) and `POST`
+(docs/api.md#writing-call-details) of `/v1/api/apps/{appID}/data/call-detail`."""
 
 from __future__ import annotations
 
@@ -12,22 +12,17 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.exceptions import InternalServerException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import PathParameter
 
 from .. import contract
-from ..batch import INGEST_MEDIA_TYPES, BatchError, BatchTooLarge, IngestSummary, parse_body
-from ..gcpause import gc_paused
-from ..query import QueryError, parse_call_query
-from ..record import CALL_TYPES, STATUSES, Record
-from ..store import Page, Store, TokenInfo
-from .auth import authenticate, authorize, bearer_secret
-from .errors import JSON, ApiError, ErrorBody
-from .headers import RATE_LIMIT_STATE
+from ..errors import InvalidRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
+from ..ingest.batch import INGEST_MEDIA_TYPES
+from ..ops.records import ingest_body, read_page
+from ..record import IngestSummary, Record
+from ..store import Page
+from .auth import caller
+from .errors import JSON, ErrorBody
 from .metrics import count_ingested
-from .ratelimit import RateLimiter
-
-PAGE_PREFIX: Final = b'{"code":0,"result":['
-PAGE_SUFFIX: Final = b"]}"
 
 
 class CallDetailPage(msgspec.Struct):
@@ -62,25 +57,6 @@ _INGEST_ERRORS: Final = {
 }
 
 
-def _caller(request: Request[Any, Any, Any], app_id: str, scope: str) -> TokenInfo:
-    """Authenticate, count the request against the token's rate limit, authorise (so that a
-    refused request counts too, and its answer carries the RateLimit headers)."""
-    store: Store = request.app.state.store
-    token = authenticate(store, bearer_secret(request))
-    limiter: RateLimiter = request.app.state.rate_limiter
-    if limiter.enabled:
-        verdict = limiter.hit(token.token_id)
-        request.scope.setdefault("state", {})[RATE_LIMIT_STATE] = verdict
-        if not verdict.allowed:
-            raise ApiError(
-                429,
-                f"too many requests: at most {verdict.limit} a minute for this token",
-                headers={"Retry-After": str(verdict.reset_after)},
-            )
-    authorize(token, app_id, scope)
-    return token
-
-
 def _next_link(request: Request[Any, Any, Any], offset: int, page: Page) -> dict[str, str]:
     if not page.has_more:
         return {}
@@ -103,52 +79,6 @@ def _next_link(request: Request[Any, Any, Any], offset: int, page: Page) -> dict
 async def get_call_details(
     request: Request[Any, Any, Any],
     app_id: Annotated[str, PathParameter(title="appID", description="App ID")],
-    call_type: Annotated[
-        str,
-        QueryParameter(name="callType", required=False, schema_extra={"enum": ["", *CALL_TYPES]}),
-    ] = "",
-    status: Annotated[
-        str, QueryParameter(name="status", required=False, schema_extra={"enum": ["", *STATUSES]})
-    ] = "",
-    start_at: Annotated[
-        str,
-        QueryParameter(
-            name="startAt",
-            required=False,
-            description="callDate >= startAt (RFC3339, any offset)",
-            schema_extra={"format": "date-time"},
-        ),
-    ] = "",
-    end_at: Annotated[
-        str,
-        QueryParameter(
-            name="endAt",
-            required=False,
-            description="callDate < endAt (RFC3339, any offset)",
-            schema_extra={"format": "date-time"},
-        ),
-    ] = "",
-    offset: Annotated[
-        str,
-        QueryParameter(
-            name="offset",
-            required=False,
-            schema_extra={"type": "integer", "minimum": 0, "default": 0},
-        ),
-    ] = "0",
-    limit: Annotated[
-        str,
-        QueryParameter(
-            name="limit",
-            required=False,
-            schema_extra={
-                "type": "integer",
-                "minimum": 1,
-                "maximum": contract.PAGE_LIMIT_MAX,
-                "default": contract.PAGE_LIMIT_DEFAULT,
-            },
-        ),
-    ] = str(contract.PAGE_LIMIT_DEFAULT),
 ) -> Response[CallDetailPage]:
     # The declared parameters document the API; the raw query string is what is checked, so that
     # unknown, repeated and malformed parameters are all refused the same way.
@@ -156,24 +86,21 @@ async def get_call_details(
 
 
 def _read_page(request: Request[Any, Any, Any], app_id: str) -> Response[bytes]:
-    _caller(request, app_id, "read")
-    try:
-        query = parse_call_query(request.query_params.multi_items())
-    except QueryError as exc:
-        raise ApiError(400, str(exc)) from None
-    store: Store = request.app.state.store
-    page = store.page(app_id, query)
-    body = PAGE_PREFIX + b",".join(page.docs) + PAGE_SUFFIX
-    return Response(content=body, media_type=JSON, headers=_next_link(request, query.offset, page))
+    caller(request, app_id, "read")
+    query, page = read_page(request.app.state.store, app_id, request.query_params.multi_items())
+    return Response(
+        content=contract.page_body(page.docs),
+        media_type=JSON,
+        headers=_next_link(request, query.offset, page),
+    )
 
 
 def _media_type(request: Request[Any, Any, Any]) -> str:
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type not in INGEST_MEDIA_TYPES:
         shown = media_type or "none"
-        raise ApiError(
-            415,
-            f"unsupported content type {shown!r}: use application/json or application/x-ndjson",
+        raise UnsupportedMediaType(
+            f"unsupported content type {shown!r}: use application/json or application/x-ndjson"
         )
     return media_type
 
@@ -181,8 +108,8 @@ def _media_type(request: Request[Any, Any, Any]) -> str:
 def _check_declared_length(request: Request[Any, Any, Any]) -> None:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > contract.BATCH_MAX_BYTES:
-        raise ApiError(
-            413, f"request too large: at most {contract.BATCH_MAX_BYTES} bytes a request"
+        raise PayloadTooLarge(
+            f"request too large: at most {contract.BATCH_MAX_BYTES} bytes a request"
         )
 
 
@@ -200,30 +127,19 @@ async def _read_body(request: Request[Any, Any, Any], idle_timeout: float) -> by
                 return b"".join(chunks)
             chunks.append(chunk)
     except TimeoutError:
-        raise ApiError(
-            408,
-            f"request body too slow: nothing received for {idle_timeout:g} s",
-            headers={"Connection": "close"},
+        raise RequestTimeout(
+            f"request body too slow: nothing received for {idle_timeout:g} s"
         ) from None
     except InternalServerException:  # Litestar's word for a client gone mid-body
-        raise ApiError(400, "client disconnected before the body was complete") from None
+        raise InvalidRequest("client disconnected before the body was complete") from None
     finally:
         await stream.aclose()
 
 
-def _ingest(store: Store, app_id: str, body: bytes, media_type: str) -> IngestResponse:
-    with gc_paused():
-        try:
-            records = parse_body(body, media_type)
-        except BatchTooLarge as exc:
-            raise ApiError(413, exc.message) from None
-        except BatchError as exc:
-            raise ApiError(400, exc.message, errors=exc.errors) from None
-        counts = store.ingest(app_id, records)
+def _ingest(state: State, app_id: str, body: bytes, media_type: str) -> IngestResponse:
+    counts = ingest_body(state.store, app_id, body, media_type)
     count_ingested(counts.inserted, counts.updated, counts.unchanged)
-    return IngestResponse(
-        0, IngestSummary(counts.received, counts.inserted, counts.updated, counts.unchanged)
-    )
+    return IngestResponse(contract.CODE_OK, counts)
 
 
 @post(
@@ -244,10 +160,10 @@ async def post_call_details(
     app_id: Annotated[str, PathParameter(title="appID", description="App ID")],
 ) -> IngestResponse:
     # Refuse what can be refused before a byte of the body is read.
-    await anyio.to_thread.run_sync(_caller, request, app_id, "ingest")
+    await anyio.to_thread.run_sync(caller, request, app_id, "ingest")
     for name in request.query_params:  # POST takes none: a stray one is a mistake, said out loud
-        raise ApiError(400, f"invalid query: {name}")
+        raise InvalidRequest(f"invalid query: {name}")
     media_type = _media_type(request)
     _check_declared_length(request)
     body = await _read_body(request, state.body_timeout)
-    return await anyio.to_thread.run_sync(_ingest, state.store, app_id, body, media_type)
+    return await anyio.to_thread.run_sync(_ingest, state, app_id, body, media_type)

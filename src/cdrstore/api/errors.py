@@ -1,24 +1,38 @@
-"""One error shape for every failure (spec section 5): `{"code": ..., "message": ...}`.
+"""One error shape for every failure (docs/api.md#errors): `{"code": ..., "message": ...}`, and the
+one table that says which HTTP status each domain error is answered with.
 
-Handlers raise `ApiError`; whatever else escapes (Litestar's own 404/405/413, a database fault, a
-bug) is mapped here too, so no response ever carries another shape, a stack trace or a secret.
+Handlers raise domain errors and never choose a status; Litestar's own refusals (no route, no
+such method, a body over the limit) are turned into domain errors here; whatever else escapes (a
+bug) is a 500. No response ever carries another shape, a stack trace or a secret.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import sqlite3
+from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
-import psycopg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from .. import contract
-from ..batch import RecordError
+from ..errors import (
+    DomainError,
+    Forbidden,
+    InvalidRequest,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RateLimited,
+    RequestTimeout,
+    RouteNotFound,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
+from ..ingest.batch import BatchError, BatchTooLarge, RecordError
+from ..ops.database import NotReady
+from ..query import QueryError
+from ..store import StoreFault, StoreUnavailable, UnknownApp
 from .headers import allowed_methods
 from .metrics import DATABASE_ERRORS
 
@@ -26,19 +40,47 @@ log = logging.getLogger("cdrstore.api")
 
 JSON: Final = "application/json"
 
-_CODE_BY_STATUS: Final = {
-    400: contract.CODE_BAD_REQUEST,
-    401: contract.CODE_UNAUTHENTICATED,
-    403: contract.CODE_FORBIDDEN,
-    404: contract.CODE_NOT_FOUND,
-    405: contract.CODE_NOT_FOUND,
-    408: contract.CODE_BAD_REQUEST,
-    413: contract.CODE_BAD_REQUEST,
-    415: contract.CODE_BAD_REQUEST,
-    429: contract.CODE_RATE_LIMITED,
-    500: contract.CODE_INTERNAL,
-    503: contract.CODE_INTERNAL,
+# The one table: each domain error, the HTTP status it is answered with. The contract code follows
+# from the status (contract.CODE_BY_STATUS). A subclass not listed takes its nearest listed base.
+HTTP_STATUS: Final[dict[type[DomainError], int]] = {
+    QueryError: 400,
+    BatchError: 400,
+    InvalidRequest: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    RouteNotFound: 404,
+    UnknownApp: 404,
+    MethodNotAllowed: 405,
+    RequestTimeout: 408,
+    BatchTooLarge: 413,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    RateLimited: 429,
+    StoreFault: 500,
+    NotReady: 503,
+    StoreUnavailable: 503,
 }
+
+_CHALLENGE: Final = 'Bearer realm="cdrstore"'
+
+
+def _extra_headers(exc: DomainError) -> dict[str, str]:
+    """Headers an answer to this error must carry (RFC 9110, RFC 6750)."""
+    if isinstance(exc, Unauthenticated):
+        return {
+            "WWW-Authenticate": f'{_CHALLENGE}, error="invalid_token"'
+            if exc.presented
+            else _CHALLENGE
+        }
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, MethodNotAllowed):
+        return {"Allow": exc.allowed}
+    if isinstance(exc, RequestTimeout):
+        return {"Connection": "close"}
+    if isinstance(exc, StoreUnavailable):
+        return {"Retry-After": "1"}
+    return {}
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):
@@ -49,26 +91,18 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     errors: list[RecordError] = msgspec.field(default_factory=list)
 
 
-class ApiError(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        headers: dict[str, str] | None = None,
-        errors: list[RecordError] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
-        self.errors = errors or []
+def status_of(exc: DomainError) -> int:
+    """The status of the nearest class in the table (500 for a domain error nobody listed)."""
+    for cls in type(exc).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 500
 
 
 def code_for(status: int) -> int:
-    if status in _CODE_BY_STATUS:
-        return _CODE_BY_STATUS[status]
-    return contract.CODE_INTERNAL if status >= 500 else contract.CODE_BAD_REQUEST
+    return contract.CODE_BY_STATUS.get(
+        status, contract.CODE_INTERNAL if status >= 500 else contract.CODE_BAD_REQUEST
+    )
 
 
 def error_response(
@@ -77,66 +111,64 @@ def error_response(
     headers: dict[str, str] | None = None,
     errors: list[RecordError] | None = None,
 ) -> Response[bytes]:
+    """The one renderer of error bodies."""
     body = msgspec.json.encode(ErrorBody(code_for(status), message, errors or []))
     return Response(content=body, status_code=status, media_type=JSON, headers=headers)
 
 
-def handle_api_error(_request: Request[Any, Any, Any], exc: ApiError) -> Response[bytes]:
-    return error_response(exc.status, exc.message, exc.headers, exc.errors)
+def answer(exc: DomainError) -> Response[bytes]:
+    """The response to a domain error, as the table says."""
+    status = status_of(exc)
+    message = exc.message if status < 500 or status == 503 else "internal error"
+    errors = exc.errors if isinstance(exc, BatchError) else None
+    return error_response(status, message, _extra_headers(exc) or None, errors)
+
+
+def _domain_error_of(request: Request[Any, Any, Any], exc: HTTPException) -> DomainError | None:
+    """Litestar's own refusals, as domain errors."""
+    method, path = request.method, request.url.path
+    if exc.status_code == 404:
+        return RouteNotFound(method, path)
+    if exc.status_code == 405:
+        return MethodNotAllowed(method, path, allowed_methods(path))
+    if exc.status_code == 413:
+        return PayloadTooLarge(
+            f"request too large: at most {contract.BATCH_MAX_BYTES} bytes a request"
+        )
+    if exc.status_code == 400:
+        return InvalidRequest(str(exc.detail))
+    return None
+
+
+def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
+    if isinstance(exc, StoreUnavailable):
+        DATABASE_ERRORS.labels("unavailable").inc()
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.detail)
+    elif isinstance(exc, StoreFault):
+        DATABASE_ERRORS.labels("error").inc()
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc.detail)
+    elif status_of(exc) >= 500:
+        log.error("unanswerable %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return answer(exc)
 
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
-    status = exc.status_code
-    if status in (404, 405):
-        message = f"method not found, method: {request.method} url: {request.url.path}"
-    elif status == 413:
-        message = f"request too large: at most {contract.BATCH_MAX_BYTES} bytes a request"
-    elif status >= 500:
+    domain = _domain_error_of(request, exc)
+    if domain is not None:
+        return answer(domain)
+    if exc.status_code >= 500:
         log.error("internal error on %s %s: %s", request.method, request.url.path, exc.detail)
-        message = "internal error"
-    else:
-        message = str(exc.detail)
-    headers = {"Allow": allowed_methods(request.url.path)} if status == 405 else None
-    return error_response(status, message, headers)
+        return error_response(exc.status_code, "internal error")
+    return error_response(exc.status_code, str(exc.detail))
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    if _is_unavailable(exc):
-        DATABASE_ERRORS.labels("unavailable").inc()
-        log.error(
-            "database unavailable on %s %s: %s",
-            request.method,
-            request.url.path,
-            type(exc).__name__,
-        )
-        return error_response(503, "database unavailable, try again later", {"Retry-After": "1"})
-    if isinstance(exc, _DATABASE_ERRORS):
-        DATABASE_ERRORS.labels("error").inc()
     log.exception("internal error on %s %s", request.method, request.url.path)
     return error_response(500, "internal error")
 
 
-# The stores use the drivers directly for bulk work, so driver errors arrive unwrapped too.
-_DATABASE_ERRORS: Final = (DBAPIError, psycopg.Error, sqlite3.Error)
-# A fault of the moment, worth a retry (503): words of the drivers' messages, whole words only
-# ("locked" is not "blocked").
-_UNAVAILABLE: Final = re.compile(
-    r"\b(locked|busy|unable to open|connection|disk i/o|deadlock detected)\b", re.IGNORECASE
-)
-
-
-def _is_unavailable(exc: Exception) -> bool:
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        exc = exc.orig if isinstance(exc.orig, Exception) else exc
-    if not isinstance(exc, psycopg.OperationalError | sqlite3.OperationalError | OperationalError):
-        return False
-    return _UNAVAILABLE.search(str(exc)) is not None
-
-
-EXCEPTION_HANDLERS: Final = {
-    ApiError: handle_api_error,
+EXCEPTION_HANDLERS: Final[dict[type[Exception], Callable[..., Response[bytes]]]] = {
+    DomainError: handle_domain_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }

@@ -18,20 +18,21 @@ from typing import Any, Final
 import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .. import contract
+from ..errors import RequestTimeout
 from ..settings import Settings
 from .accesslog import record_request
+from .errors import ErrorBody, code_for, status_of
 
-_BODY: Final = msgspec.json.encode(
-    {"code": contract.CODE_BAD_REQUEST, "message": "request headers too slow"}
-)
+_TOO_SLOW: Final = RequestTimeout("request headers too slow")
+_STATUS: Final = status_of(_TOO_SLOW)
+_BODY: Final = msgspec.json.encode(ErrorBody(code_for(_STATUS), _TOO_SLOW.message))
 
 
 def _timeout_response(request_id: str) -> bytes:
     return (
-        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        b"HTTP/1.1 %d Request Timeout\r\ncontent-type: application/json\r\n"
         b"content-length: %d\r\nx-request-id: %s\r\nconnection: close\r\n\r\n%s"
-        % (len(_BODY), request_id.encode(), _BODY)
+        % (_STATUS, len(_BODY), request_id.encode(), _BODY)
     )
 
 
@@ -87,4 +88,4 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self.transport.write(_timeout_response(request_id))
         self.transport.close()
         seconds = time.perf_counter() - self._head_started
-        record_request(request_id, "", "", "", "", 408, seconds, self.observe)
+        record_request(request_id, "", "", "", "", _STATUS, seconds, self.observe)

@@ -1,7 +1,8 @@
-"""Requests a minute a token (spec section 5: 500 by default), counted over every worker process.
+"""Requests a minute a token (docs/api.md#rate-limit: 500 by default), counted over every worker
+process.
 
 A window opens at a token's first request and lasts a minute. The count lives where every worker
-sees it: in Redis when `CDRSTORE_REDIS_URL` is set, else in the database (`Store.count_request`).
+sees it: in Redis when `CDRSTORE_REDIS_URL` is set, else in the database (`Store.windows`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from ..store import Store
+from ..store import Store, WindowCounter
 
 log = logging.getLogger("cdrstore.ratelimit")
 
@@ -24,12 +25,6 @@ class Verdict:
     limit: int
     remaining: int
     reset_after: int  # seconds until the window starts afresh
-
-
-class WindowCounter(Protocol):
-    def hit(self, key: str, now: float, window: float) -> tuple[int, float]:
-        """Count one request for `key`; the requests in its window so far, and when it opened."""
-        ...
 
 
 class LocalCounter:
@@ -49,14 +44,6 @@ class LocalCounter:
                 for k in [k for k, (s, _) in self._windows.items() if now - s >= window]:
                     del self._windows[k]
             return used + 1, started
-
-
-class StoreCounter:
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def hit(self, key: str, now: float, window: float) -> tuple[int, float]:
-        return self._store.count_request(key, now, window)
 
 
 class RedisCounter:
@@ -127,4 +114,4 @@ class RateLimiter:
 
 def shared_counter(store: Store, redis_url: str | None) -> WindowCounter:
     """Where every worker process counts: Redis if configured, else the database."""
-    return RedisCounter(redis_url) if redis_url else StoreCounter(store)
+    return RedisCounter(redis_url) if redis_url else store.windows

@@ -1,51 +1,87 @@
-"""Storage: one small interface (`base.Store`), one module per backend."""
+"""Storage: `Store` holds, over one database, an app's records (`records`, one module per backend),
+apps and tokens (`accounts`) and the rate-limit windows (`windows`). Only this package knows a
+database driver; its public methods raise nothing but `errors.StoreError`s."""
 
 from __future__ import annotations
 
-import os
-from typing import Final
+from sqlalchemy import select
+from sqlalchemy.engine import Engine, make_url
 
-from .base import (
-    App,
+from ..record import IngestSummary
+from . import migrate
+from .accounts import AccountStore
+from .base import App, BatchWriter, Page, RecordStore, RetentionReport, TokenInfo
+from .errors import (
     AppExists,
-    BatchWriter,
-    IngestCounts,
-    Page,
-    PageQuery,
-    Store,
+    SchemaNotCurrent,
     StoreError,
-    TokenInfo,
+    StoreFault,
+    StoreUnavailable,
     UnknownApp,
+    UnsupportedDatabase,
+    translating,
 )
-
-DEFAULT_DATABASE_URL: Final = "sqlite:///cdrstore.db"
-DATABASE_URL_ENV: Final = "CDRSTORE_DATABASE_URL"
+from .windows import WindowCounter
 
 
-def database_url(explicit: str | None = None) -> str:
-    return explicit or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
+class Store:
+    """One database: its records, its accounts, its rate-limit windows, and its schema."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        records: RecordStore,
+        windows: WindowCounter,
+        *,
+        migrates_itself: bool,
+    ) -> None:
+        self.engine = engine
+        self.records = records
+        self.accounts = AccountStore(engine)
+        self.windows = windows
+        # An embedded database brings its own schema up to date when opened (zero set-up); a
+        # server's is upgraded by its operator (`cdrstore db upgrade`) when a version is deployed.
+        self.migrates_itself = migrates_itself
+
+    @translating
+    def upgrade(self) -> tuple[str | None, str | None]:
+        """Bring the schema to the newest revision: (revision before, after)."""
+        return migrate.upgrade(self.engine)
+
+    @translating
+    def is_current(self) -> bool:
+        return migrate.current_revision(self.engine) == migrate.head_revision()
+
+    @translating
+    def ping(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(select(1)).scalar_one()
+
+    def close(self) -> None:
+        close_windows = getattr(self.windows, "close", None)
+        if close_windows is not None:
+            close_windows()
+        self.engine.dispose()
 
 
 def open_store(url: str) -> Store:
-    """The backend for a database URL: `sqlite:///path` (embedded) or `postgresql://...`."""
+    """The store for a database URL: `sqlite:///path` (embedded) or `postgresql://...`."""
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if scheme == "sqlite":
-        from .sqlite import SqliteStore
+        from .sqlite import create_sqlite_engine, sqlite_store
 
-        return SqliteStore.from_url(url)
+        return sqlite_store(create_sqlite_engine(url))
     if scheme in ("postgresql", "postgres"):
-        from .postgres import PostgresStore
+        from .postgres import create_postgres_engine, postgres_store
 
-        return PostgresStore.from_url(url)
-    raise StoreError(
+        return postgres_store(create_postgres_engine(url))
+    raise UnsupportedDatabase(
         f"unsupported database URL {redact_url(url)!r}: use sqlite:///PATH or postgresql://..."
     )
 
 
 def redact_url(url: str) -> str:
     """The URL with any password replaced, for messages and logs."""
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
@@ -53,19 +89,22 @@ def redact_url(url: str) -> str:
 
 
 __all__ = [
-    "DATABASE_URL_ENV",
-    "DEFAULT_DATABASE_URL",
     "App",
     "AppExists",
     "BatchWriter",
-    "IngestCounts",
+    "IngestSummary",
     "Page",
-    "PageQuery",
+    "RecordStore",
+    "RetentionReport",
+    "SchemaNotCurrent",
     "Store",
     "StoreError",
+    "StoreFault",
+    "StoreUnavailable",
     "TokenInfo",
     "UnknownApp",
-    "database_url",
+    "UnsupportedDatabase",
+    "WindowCounter",
     "open_store",
     "redact_url",
 ]

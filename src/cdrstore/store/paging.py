@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from .base import PageQuery
+from ..query import PageQuery
 from .schema import COUNT_BUCKET_MS
 
 # Below this many rows, skipping in the index is cheaper than consulting the counts.

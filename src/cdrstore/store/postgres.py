@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -25,13 +24,21 @@ from typing import Any, Final, TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 from sqlalchemy import create_engine
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine, make_url
 
-from ..record import StoredRecord
-from .base import BatchWriter, IngestCounts
+from ..record import IngestSummary, StoredRecord
+from . import Store
+from .base import BatchWriter
+from .codes import CALL_TYPE_CODES, STATUS_CODES
+from .errors import register_driver
 from .paging import bucket_of
-from .sql import SqlStore
+from .plan import BatchPlan, StoredRow, plan_batch
+from .schema import calls
+from .sql import SqlRecords
+from .windows import PostgresWindows
 
+register_driver(psycopg.Error, psycopg.OperationalError)
 log = logging.getLogger("cdrstore.store")
 
 PARTITION_LOCK: Final = 0x0C_D5_70_2E  # advisory lock key: "creating partitions of calls"
@@ -80,113 +87,130 @@ def partition_name(month: int) -> str:
     return f"calls_y{year:04d}m{index + 1:02d}"
 
 
+def _stage_ddl() -> str:
+    """A batch's staging table: the columns of `calls` but the app's, as the schema types them."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    columns = ", ".join(
+        f"{column.name} {column.type.compile(dialect=dialect)}"
+        for column in calls.columns
+        if column.name != "app_id"
+    )
+    return f"CREATE TEMP TABLE IF NOT EXISTS stage ({columns}) ON COMMIT DELETE ROWS"
+
+
+STAGE_DDL: Final = _stage_ddl()
+
+
 class PostgresWriter(BatchWriter):
     def __init__(
-        self, store: PostgresStore, connection: psycopg.Connection[Any], app_id: str
+        self, store: PostgresRecords, connection: psycopg.Connection[Any], app_id: str
     ) -> None:
         self.store = store
         self.connection = connection
         self.app_id = app_id
 
-    def write(self, records: Sequence[StoredRecord]) -> IngestCounts:
+    def write(self, records: Sequence[StoredRecord]) -> IngestSummary:
         if not records:
-            return IngestCounts()
+            return IngestSummary.empty()
         self.store.ensure_partitions({month_of(r.call_date_ms) for r in records})
-        app_id, conn = self.app_id, self.connection
         ordered = sorted(records, key=lambda r: r.id.encode())
-        with conn.cursor() as cur:
+        with self.connection.cursor() as cur:
+            _stage(cur, ordered)
+            new_ids = self._claim_new(cur)
+            existing = [r.id for r in ordered if r.id not in new_ids]
+            stored = self._lock_stored(cur, existing)
+            plan = plan_batch(ordered, stored)
+            stale = [i for i in existing if i not in stored]
+            self._apply(cur, plan, stale, len(ordered))
+        return plan.summary(len(records))
+
+    def _claim_new(self, cur: psycopg.Cursor[Any]) -> set[str]:
+        """Claim the identities of the staged records that are new, in id order; a row a
+        concurrent writer holds is waited for."""
+        cur.execute(
+            "INSERT INTO call_ids (app_id, id, call_date)"
+            " SELECT %s, id, call_date FROM stage ORDER BY id"
+            " ON CONFLICT (app_id, id) DO NOTHING RETURNING id",
+            (self.app_id,),
+        )
+        return {row[0] for row in cur.fetchall()}
+
+    def _lock_stored(self, cur: psycopg.Cursor[Any], ids: list[str]) -> dict[str, StoredRow]:
+        """Lock these existing identities in id order, then read their records. An identity whose
+        record is gone (retention stopped half-way) is stale: its record counts as new."""
+        if not ids:
+            return {}
+        # Lock first, read after, in two statements: a row locked after waiting for another
+        # writer is re-read at its new version, but a join in the same statement would still
+        # see that writer's records as they were before (and miss the moved ones).
+        cur.execute(
+            "SELECT id FROM call_ids WHERE app_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE",
+            (self.app_id, ids),
+        )
+        cur.execute(
+            "SELECT i.id, c.call_date, c.call_type, c.status, c.doc FROM call_ids i"
+            " JOIN calls c ON c.app_id = i.app_id AND c.call_date = i.call_date AND c.id = i.id"
+            " WHERE i.app_id = %s AND i.id = ANY(%s)",
+            (self.app_id, ids),
+        )
+        return {row[0]: StoredRow(row[1], row[2], row[3], bytes(row[4])) for row in cur.fetchall()}
+
+    def _apply(
+        self, cur: psycopg.Cursor[Any], plan: BatchPlan, stale: list[str], staged: int
+    ) -> None:
+        app_id = self.app_id
+        moved = [(old.call_date, coded.record.id) for coded, old in plan.changed]
+        if moved:
             cur.execute(
-                'CREATE TEMP TABLE IF NOT EXISTS stage (call_date bigint, id text COLLATE "C",'
-                " call_type smallint, status smallint, doc bytea) ON COMMIT DELETE ROWS"
+                "DELETE FROM calls WHERE app_id = %s AND (call_date, id) IN"
+                " (SELECT * FROM unnest(%s::bigint[], %s::text[]))",
+                (app_id, [m[0] for m in moved], [m[1] for m in moved]),
             )
-            cur.execute("TRUNCATE stage")
-            with cur.copy("COPY stage (call_date, id, call_type, status, doc) FROM STDIN") as copy:
-                for r in ordered:
-                    copy.write_row((r.call_date_ms, r.id, r.call_type, r.status, r.doc))
-            # Claim new identities, in id order; rows a concurrent writer holds are waited for.
+        # Where each record lives now: the moved ones, and stale identities taken over.
+        relocated = [i for _, i in moved] + stale
+        if relocated:
             cur.execute(
-                "INSERT INTO call_ids (app_id, id, call_date)"
-                " SELECT %s, id, call_date FROM stage ORDER BY id"
-                " ON CONFLICT (app_id, id) DO NOTHING RETURNING id",
-                (app_id,),
+                "UPDATE call_ids i SET call_date = s.call_date FROM stage s"
+                " WHERE i.app_id = %s AND i.id = s.id AND i.id = ANY(%s)",
+                (app_id, relocated),
             )
-            new_ids = {row[0] for row in cur.fetchall()}
-            existing_ids = [r.id for r in ordered if r.id not in new_ids]
-            old: dict[str, tuple[int, int, int, bytes]] = {}
-            if existing_ids:
-                # Lock first, read after, in two statements: a row locked after waiting for another
-                # writer is re-read at its new version, but a join in the same statement would still
-                # see that writer's records as they were before (and miss the moved ones).
-                cur.execute(
-                    "SELECT id FROM call_ids WHERE app_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE",
-                    (app_id, existing_ids),
-                )
-                cur.execute(
-                    "SELECT i.id, c.call_date, c.call_type, c.status, c.doc FROM call_ids i"
-                    " JOIN calls c ON c.app_id = i.app_id AND c.call_date = i.call_date AND c.id = i.id"
-                    " WHERE i.app_id = %s AND i.id = ANY(%s)",
-                    (app_id, existing_ids),
-                )
-                old = {row[0]: (row[1], row[2], row[3], bytes(row[4])) for row in cur.fetchall()}
-            # An identity whose record is gone (retention stopped half-way) is stale: a new record.
-            stale = [i for i in existing_ids if i not in old]
-            counts = IngestCounts(received=len(records), inserted=len(new_ids) + len(stale))
-            deltas: Counter[tuple[int, int, int]] = Counter()
-            moved: list[tuple[int, str]] = []
-            write_ids: list[str] = []
-            for r in ordered:
-                before = old.get(r.id)
-                if before is not None and before[3] == r.doc:
-                    counts.unchanged += 1
-                    continue
-                if before is not None:
-                    counts.updated += 1
-                    moved.append((before[0], r.id))
-                    deltas[(bucket_of(before[0]), before[1], before[2])] -= 1
-                write_ids.append(r.id)
-                deltas[(bucket_of(r.call_date_ms), r.call_type, r.status)] += 1
-            if moved:
-                cur.execute(
-                    "DELETE FROM calls WHERE app_id = %s AND (call_date, id) IN"
-                    " (SELECT * FROM unnest(%s::bigint[], %s::text[]))",
-                    (app_id, [m[0] for m in moved], [m[1] for m in moved]),
-                )
-            if moved or stale:
-                cur.execute(
-                    "UPDATE call_ids i SET call_date = s.call_date FROM stage s"
-                    " WHERE i.app_id = %s AND i.id = s.id AND i.id = ANY(%s)",
-                    (app_id, [m[1] for m in moved] + stale),
-                )
-            if write_ids:
-                only = "" if len(write_ids) == len(ordered) else " WHERE id = ANY(%s)"
-                cur.execute(
-                    "INSERT INTO calls (app_id, call_date, id, call_type, status, doc)"
-                    f" SELECT %s, call_date, id, call_type, status, doc FROM stage{only}"
-                    " ORDER BY call_date, id",
-                    (app_id, write_ids) if only else (app_id,),
-                )
-            changes = sorted((key, n) for key, n in deltas.items() if n)
-            if changes:
-                cur.executemany(
-                    "INSERT INTO call_counts (app_id, bucket, call_type, status, n)"
-                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (app_id, bucket, call_type, status)"
-                    " DO UPDATE SET n = call_counts.n + excluded.n",
-                    [(app_id, *key, n) for key, n in changes],
-                )
-        return counts
+        written = [c.record.id for c in plan.new] + [i for _, i in moved]
+        if written:
+            only = "" if len(written) == staged else " WHERE id = ANY(%s)"
+            cur.execute(
+                "INSERT INTO calls (app_id, call_date, id, call_type, status, doc)"
+                f" SELECT %s, call_date, id, call_type, status, doc FROM stage{only}"
+                " ORDER BY call_date, id",
+                (app_id, written) if only else (app_id,),
+            )
+        changes = plan.count_changes()
+        if changes:
+            cur.executemany(
+                "INSERT INTO call_counts (app_id, bucket, call_type, status, n)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (app_id, bucket, call_type, status)"
+                " DO UPDATE SET n = call_counts.n + excluded.n",
+                [(app_id, *change) for change in changes],
+            )
 
 
-class PostgresStore(SqlStore):
+def _stage(cur: psycopg.Cursor[Any], ordered: Sequence[StoredRecord]) -> None:
+    """COPY the batch into the session's staging table."""
+    cur.execute(STAGE_DDL)
+    cur.execute("TRUNCATE stage")
+    with cur.copy("COPY stage (call_date, id, call_type, status, doc) FROM STDIN") as copy:
+        for r in ordered:
+            copy.write_row(
+                (r.call_date_ms, r.id, CALL_TYPE_CODES[r.call_type], STATUS_CODES[r.status], r.doc)
+            )
+
+
+class PostgresRecords(SqlRecords):
     mark = "%s"
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self._partitions: set[int] = set()
         self._analysed: set[int] = set()  # months whose partition has planner statistics
-
-    @classmethod
-    def from_url(cls, url: str) -> PostgresStore:
-        return cls(create_postgres_engine(url))
 
     @contextmanager
     def _raw(self) -> Iterator[psycopg.Connection[Any]]:
@@ -251,8 +275,8 @@ class PostgresStore(SqlStore):
                 conn.rollback()
                 raise
 
-    def ingest(self, app_id: str, records: Sequence[StoredRecord]) -> IngestCounts:
-        def attempt() -> IngestCounts:
+    def ingest(self, app_id: str, records: Sequence[StoredRecord]) -> IngestSummary:
+        def attempt() -> IngestSummary:
             with self.writer(app_id) as writer:
                 return writer.write(records)
 
@@ -300,32 +324,6 @@ class PostgresStore(SqlStore):
         with self._writing() as cursor:
             cursor.execute(f"ANALYZE {', '.join(names)}")
 
-    def count_request(self, key: str, now: float, window: float) -> tuple[int, float]:
-        with self._raw() as conn:
-            try:
-                # The table is UNLOGGED and the commit not waited for: a count lost to a crash
-                # costs nothing, and every request pays for this one.
-                conn.execute("SET LOCAL synchronous_commit = off")
-                with conn.cursor() as cursor:
-                    counted = self._count_in(cursor, key, now, window)
-                conn.commit()
-                if self._sweep_due(now, window):  # a transaction of its own, after the count's
-                    conn.execute("SET LOCAL synchronous_commit = off")
-                    conn.execute(self._sweep_sql(), (now - window,))
-                    conn.commit()
-                return counted
-            except BaseException:
-                conn.rollback()
-                raise
-
-    def _sweep_sql(self) -> str:
-        # Rows another worker is counting in are left for the next sweep: two sweeps at once
-        # would otherwise each wait for a row the other holds (a deadlock).
-        return (
-            "DELETE FROM rate_windows WHERE key IN (SELECT key FROM rate_windows"
-            " WHERE started < %s FOR UPDATE SKIP LOCKED)"
-        )
-
     @contextmanager
     def _writing(self) -> Iterator[psycopg.Cursor[Any]]:
         with self._raw() as conn:
@@ -343,10 +341,10 @@ class PostgresStore(SqlStore):
         )
 
     def _drop_partitions(
-        self, cutoff_ms: int, dry_run: bool
+        self, app_ids: Sequence[str], cutoff_ms: int, dry_run: bool
     ) -> tuple[list[str], dict[str, int], int | None]:
         expired = [p for p in self.partitions() if p[2] <= cutoff_ms]
-        apps = [app.app_id for app, _ in self.list_apps()]
+        apps = list(app_ids)
         by_app: dict[str, int] = dict.fromkeys(apps, 0)
         for name, lo, hi in expired:
             lo_bucket, hi_bucket = bucket_of(lo), bucket_of(hi)
@@ -404,3 +402,7 @@ def retrying(attempt: Callable[[], T]) -> T:
                 raise
             time.sleep(0.01 * 2**tries)
     raise AssertionError("unreachable")
+
+
+def postgres_store(engine: Engine) -> Store:
+    return Store(engine, PostgresRecords(engine), PostgresWindows(engine), migrates_itself=False)

@@ -1,12 +1,20 @@
-"""The tables, as SQLAlchemy Core sees them (the migrations create them; see migrations/versions).
+"""The tables: the one description of the schema. The migrations build it (a test has Alembic compare
+what they built with this, on both backends, and find no difference).
 
 Every table that holds an app's data leads its keys with `app_id`, so each query the store issues
-names one app and a distributed database can place an app's rows on one shard.
+names one app and a distributed database can place an app's rows on one shard. Text keys compare
+bytewise (`COLLATE "C"` on PostgreSQL, SQLite's default BINARY), as the contract's order requires.
+Objects that exist on one backend only say so in `info["backends"]`.
 """
+
+from __future__ import annotations
+
+from typing import Final
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -18,18 +26,34 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
+from sqlalchemy.types import TypeEngine
 
 from ..record import RECORD_ID_MAX_LENGTH
 
+POSTGRESQL_ONLY: Final = {"backends": frozenset({"postgresql"})}
+SQLITE_ONLY: Final = {"backends": frozenset({"sqlite"})}
+APP_ID_LENGTH: Final = 64
+# One hour a bucket: small enough that a deep offset skips at most one bucket of rows.
+COUNT_BUCKET_MS: Final = 3_600_000
+
 metadata = MetaData()
 
-# One hour a bucket: small enough that a deep offset skips at most one bucket of rows.
-COUNT_BUCKET_MS = 3_600_000
+
+def text_key(length: int) -> TypeEngine[str]:
+    """A text key that sorts bytewise on every backend."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+def on_backend(item_info: dict[str, object], backend: str) -> bool:
+    """Whether a table, index or constraint with this `info` exists on the backend."""
+    backends = item_info.get("backends")
+    return backends is None or backend in backends  # type: ignore[operator]
+
 
 apps = Table(
     "apps",
     metadata,
-    Column("app_id", String(64), primary_key=True),
+    Column("app_id", text_key(APP_ID_LENGTH), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("created_at", BigInteger, nullable=False),  # epoch seconds
 )
@@ -38,7 +62,9 @@ tokens = Table(
     "tokens",
     metadata,
     Column("token_id", String(32), primary_key=True),
-    Column("app_id", String(64), ForeignKey("apps.app_id"), nullable=False, index=True),
+    Column(
+        "app_id", text_key(APP_ID_LENGTH), ForeignKey("apps.app_id"), nullable=False, index=True
+    ),
     Column("name", String(200), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 hex of the secret
     Column("scopes", String(64), nullable=False),
@@ -48,22 +74,38 @@ tokens = Table(
 )
 
 # The record is kept as its canonical JSON (`doc`), served as stored; the other columns exist to
-# filter and order. Clustered on (app_id, call_date, id) so that a page is contiguous on disk.
+# filter and order. SQLite: clustered on (app_id, call_date, id) so that a page is contiguous on
+# disk. PostgreSQL: range-partitioned by call_date, one partition a month, attached on demand.
 calls = Table(
     "calls",
     metadata,
-    Column("app_id", String(64), nullable=False),
+    Column("app_id", text_key(APP_ID_LENGTH), nullable=False),
     Column("call_date", BigInteger, nullable=False),  # UTC epoch milliseconds
-    Column("id", String(RECORD_ID_MAX_LENGTH), nullable=False),
-    Column("call_type", SmallInteger, nullable=False),  # index into record.CALL_TYPES
-    Column("status", SmallInteger, nullable=False),  # index into record.STATUSES
+    Column("id", text_key(RECORD_ID_MAX_LENGTH), nullable=False),
+    Column("call_type", SmallInteger, nullable=False),  # codes.CALL_TYPE_CODES
+    Column("status", SmallInteger, nullable=False),  # codes.STATUS_CODES
     Column("doc", LargeBinary, nullable=False),
     PrimaryKeyConstraint("app_id", "call_date", "id", name="calls_pkey"),
-    UniqueConstraint("app_id", "id", name="calls_app_id_id_key"),
+    # A partitioned table cannot enforce this across partitions: `call_ids` does on PostgreSQL.
+    UniqueConstraint("app_id", "id", name="calls_app_id_id_key", info=SQLITE_ONLY),
     Index("calls_type_status_order", "app_id", "call_type", "status", "call_date", "id"),
     Index("calls_status_order", "app_id", "status", "call_date", "id"),
     Index("calls_type_order", "app_id", "call_type", "call_date", "id"),
     sqlite_with_rowid=False,
+    postgresql_partition_by="RANGE (call_date)",
+)
+
+# PostgreSQL: the identity of every record across the monthly partitions, and where it lives, so
+# that a re-ingested record that moves to another month is deleted at its old place.
+call_ids = Table(
+    "call_ids",
+    metadata,
+    Column("app_id", text_key(APP_ID_LENGTH), nullable=False),
+    Column("id", text_key(RECORD_ID_MAX_LENGTH), nullable=False),
+    Column("call_date", BigInteger, nullable=False),
+    PrimaryKeyConstraint("app_id", "id", name="call_ids_pkey"),
+    Index("call_ids_by_date", "app_id", "call_date"),
+    info=POSTGRESQL_ONLY,
 )
 
 # How many records each (app, hour, callType, status) holds, kept in the same transaction as the
@@ -71,11 +113,24 @@ calls = Table(
 call_counts = Table(
     "call_counts",
     metadata,
-    Column("app_id", String(64), nullable=False),
+    Column("app_id", text_key(APP_ID_LENGTH), nullable=False),
     Column("bucket", BigInteger, nullable=False),  # call_date // COUNT_BUCKET_MS
     Column("call_type", SmallInteger, nullable=False),
     Column("status", SmallInteger, nullable=False),
-    Column("n", Integer, nullable=False),
+    Column("n", Integer().with_variant(BigInteger(), "postgresql"), nullable=False),
     PrimaryKeyConstraint("app_id", "bucket", "call_type", "status", name="call_counts_pkey"),
+    sqlite_with_rowid=False,
+)
+
+# Rate-limit windows shared by every API worker. PostgreSQL: UNLOGGED (counts need no crash
+# safety; migration 0002 makes it so, a property Alembic does not compare). SQLite keeps this table
+# in a file of its own beside the database (`windows.py`), off the main database's write lock.
+rate_windows = Table(
+    "rate_windows",
+    metadata,
+    Column("key", text_key(64), primary_key=True),
+    Column("started", Float(precision=53), nullable=False),  # epoch seconds
+    Column("used", Integer, nullable=False),
+    info=POSTGRESQL_ONLY,
     sqlite_with_rowid=False,
 )

@@ -1,4 +1,4 @@
-"""Reading pages with plain SQL over a DB-API cursor: shared by the SQLite and PostgreSQL backends.
+"""Records through plain SQL over a DB-API cursor: shared by the SQLite and PostgreSQL backends.
 
 Both answer a page the same way: find where it starts (`paging.seek`, from the per-hour counts), pick
 the page's keys in a narrow index, then fetch those records' stored JSON (a deferred join). Only the
@@ -8,15 +8,29 @@ placeholder style differs (`?` for sqlite3, `%s` for psycopg).
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from .base import Page, PageQuery, RetentionReport, Store
+from sqlalchemy.engine import Engine
+
+from ..query import PageQuery
+from .base import Page, RecordStore, RetentionReport
+from .codes import CALL_TYPE_CODES, STATUS_CODES
 from .paging import SEEK_MIN_OFFSET, bucket_of, seek
 from .schema import COUNT_BUCKET_MS
 
 ORDER = " ORDER BY call_date, id"
+
+
+def coded_filters(query: PageQuery) -> list[tuple[str, int]]:
+    """The query's callType and status filters as (column, stored code)."""
+    filters = []
+    if query.call_type is not None:
+        filters.append(("call_type", CALL_TYPE_CODES[query.call_type]))
+    if query.status is not None:
+        filters.append(("status", STATUS_CODES[query.status]))
+    return filters
 
 
 class Filters:
@@ -26,12 +40,9 @@ class Filters:
         self.mark = mark
         self.clauses = [f"app_id = {mark}"]
         self.params: list[Any] = [app_id]
-        if query.call_type is not None:
-            self.clauses.append(f"call_type = {mark}")
-            self.params.append(query.call_type)
-        if query.status is not None:
-            self.clauses.append(f"status = {mark}")
-            self.params.append(query.status)
+        for column, code in coded_filters(query):
+            self.clauses.append(f"{column} = {mark}")
+            self.params.append(code)
 
     def between(self, lo: int | None, hi: int | None) -> tuple[str, list[Any]]:
         clauses, params = list(self.clauses), list(self.params)
@@ -55,10 +66,9 @@ def bucket_counts(
 ) -> Iterator[tuple[int, int]]:
     clauses: list[str] = [f"app_id = {mark}"]
     params: list[Any] = [app_id]
-    for column, value in (("call_type", query.call_type), ("status", query.status)):
-        if value is not None:
-            clauses.append(f"{column} = {mark}")
-            params.append(value)
+    for column, code in coded_filters(query):
+        clauses.append(f"{column} = {mark}")
+        params.append(code)
     for op, bound in ((">=", lo), ("<", hi)):
         if bound is not None:
             clauses.append(f"bucket {op} {mark}")
@@ -77,40 +87,14 @@ def bucket_counts(
         own.close()
 
 
-class SqlStore(Store):
-    """Pages and exports for a backend reached through a DB-API cursor."""
+class SqlRecords(RecordStore):
+    """Pages, exports and retention for a backend reached through a DB-API cursor."""
 
     mark = "?"
     seek_min_offset = SEEK_MIN_OFFSET
-    _swept_at = 0.0
 
-    def _count_sql(self) -> str:
-        """One statement counts a request and opens a new window once the old one has passed
-        (SET expressions read the row as it was)."""
-        m = self.mark
-        return (
-            f"INSERT INTO rate_windows (key, started, used) VALUES ({m}, {m}, 1)"
-            " ON CONFLICT (key) DO UPDATE SET"
-            f" used = CASE WHEN rate_windows.started <= {m} THEN 1 ELSE rate_windows.used + 1 END,"
-            f" started = CASE WHEN rate_windows.started <= {m}"
-            " THEN excluded.started ELSE rate_windows.started END"
-            " RETURNING used, started"
-        )
-
-    def _count_in(self, cursor: Any, key: str, now: float, window: float) -> tuple[int, float]:
-        cursor.execute(self._count_sql(), (key, now, now - window, now - window))
-        used, started = cursor.fetchone()
-        return int(used), float(started)
-
-    def _sweep_due(self, now: float, window: float) -> bool:
-        """Whether to forget the windows of tokens no longer calling (once a window a process)."""
-        if now - self._swept_at < window:
-            return False
-        self._swept_at = now
-        return True
-
-    def _sweep_sql(self) -> str:
-        return f"DELETE FROM rate_windows WHERE started < {self.mark}"
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     @abstractmethod
     def _reading(self) -> AbstractContextManager[Any]:
@@ -125,7 +109,7 @@ class SqlStore(Store):
         """A cursor inside one write transaction, committed when the block exits cleanly."""
 
     def _drop_partitions(
-        self, cutoff_ms: int, dry_run: bool
+        self, app_ids: Sequence[str], cutoff_ms: int, dry_run: bool
     ) -> tuple[list[str], dict[str, int], int | None]:
         """Drop whole partitions older than the cutoff: their names, records removed by app, and
         the end of the last one (None if none)."""
@@ -134,18 +118,25 @@ class SqlStore(Store):
     def _expire_identities(self, cursor: Any, app_id: str, cutoff_ms: int) -> None:
         """Forget the identities of expired records, where the backend keeps them apart."""
 
+    def count_records(self, app_id: str) -> int:
+        with self._reading() as cursor:
+            cursor.execute(
+                f"SELECT coalesce(sum(n), 0) FROM call_counts WHERE app_id = {self.mark}",
+                (app_id,),
+            )
+            return int(cursor.fetchone()[0])
+
     def apply_retention(
-        self, cutoff_ms: int, app_id: str | None = None, dry_run: bool = False
+        self, cutoff_ms: int, app_ids: Sequence[str], *, every_app: bool, dry_run: bool
     ) -> RetentionReport:
-        apps = [app_id] if app_id else [app.app_id for app, _ in self.list_apps()]
         dropped: list[str] = []
-        removed: dict[str, int] = dict.fromkeys(apps, 0)
+        removed: dict[str, int] = dict.fromkeys(app_ids, 0)
         counted_before = None
-        if app_id is None:  # every app's retention allows dropping whole months
-            dropped, by_app, counted_before = self._drop_partitions(cutoff_ms, dry_run)
+        if every_app:  # every app's retention allows dropping whole months
+            dropped, by_app, counted_before = self._drop_partitions(app_ids, cutoff_ms, dry_run)
             for app, n in by_app.items():
                 removed[app] = removed.get(app, 0) + n
-        for app in apps:
+        for app in app_ids:
             with self._writing() as cursor:
                 removed[app] += expire_rows(
                     cursor, app, cutoff_ms, self.mark, dry_run, counted_before if dry_run else None

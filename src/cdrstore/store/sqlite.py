@@ -6,26 +6,23 @@ the batch happen in one serialised transaction and two concurrent batches cannot
 
 from __future__ import annotations
 
-import logging
 import sqlite3
-import threading
-import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 import msgspec
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 
-from ..record import StoredRecord
-from .base import BatchWriter, IngestCounts
-from .paging import bucket_of
-from .sql import SqlStore
+from ..record import IngestSummary, StoredRecord
+from . import Store
+from .base import BatchWriter
+from .errors import register_driver
+from .plan import StoredRow, plan_batch
+from .sql import SqlRecords
+from .windows import SqliteWindows, counts_file
 
-log = logging.getLogger("cdrstore.store")
+register_driver(sqlite3.Error, sqlite3.OperationalError)
 
 BUSY_TIMEOUT_MS = 30_000
 # The stored form of a batch's ids that exist already. CROSS JOIN fixes the loop order: probe the
@@ -68,137 +65,38 @@ class SqliteWriter(BatchWriter):
         self.cursor = cursor
         self.app_id = app_id
 
-    def write(self, records: Sequence[StoredRecord]) -> IngestCounts:
+    def write(self, records: Sequence[StoredRecord]) -> IngestSummary:
         app_id, cursor = self.app_id, self.cursor
-        counts = IngestCounts(received=len(records))
-        existing = {
-            row[0]: row[1:]
-            for row in cursor.execute(
-                EXISTING_SQL, (msgspec.json.encode([r.id for r in records]), app_id)
-            )
+        ids = msgspec.json.encode([r.id for r in records])
+        stored = {
+            row[0]: StoredRow(*row[1:]) for row in cursor.execute(EXISTING_SQL, (ids, app_id))
         }
-        new: list[tuple[Any, ...]] = []
-        changed: list[tuple[Any, ...]] = []
-        deltas: Counter[tuple[int, int, int]] = Counter()
-        for r in sorted(records, key=lambda r: (r.call_date_ms, r.id)):
-            old = existing.get(r.id)
-            if old is None:
-                new.append((app_id, r.call_date_ms, r.id, r.call_type, r.status, r.doc))
-            elif old[3] == r.doc:
-                counts.unchanged += 1
-                continue
-            else:
-                changed.append((r.call_date_ms, r.call_type, r.status, r.doc, app_id, r.id))
-                deltas[(bucket_of(old[0]), old[1], old[2])] -= 1
-            deltas[(bucket_of(r.call_date_ms), r.call_type, r.status)] += 1
+        plan = plan_batch(sorted(records, key=lambda r: (r.call_date_ms, r.id)), stored)
         cursor.executemany(
             "INSERT INTO calls (app_id, call_date, id, call_type, status, doc)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            new,
+            [(app_id, r.call_date_ms, r.id, t, s, r.doc) for r, t, s in plan.new],
         )
         cursor.executemany(
             "UPDATE calls SET call_date = ?, call_type = ?, status = ?, doc = ?"
             " WHERE app_id = ? AND id = ?",
-            changed,
+            [(r.call_date_ms, t, s, r.doc, app_id, r.id) for (r, t, s), _ in plan.changed],
         )
         cursor.executemany(
             "INSERT INTO call_counts (app_id, bucket, call_type, status, n) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (app_id, bucket, call_type, status) DO UPDATE SET n = n + excluded.n",
-            [(app_id, *key, n) for key, n in deltas.items() if n],
+            [(app_id, *change) for change in plan.count_changes()],
         )
-        counts.inserted, counts.updated = len(new), len(changed)
-        return counts
+        return plan.summary(len(records))
 
 
-def counts_file(database: str | None) -> str:
-    """Where the rate-limit counts live: `<file>.ratelimit`, or in memory beside an in-memory
-    database. A file of their own: every worker process sees them, and counting never waits for
-    the database's write lock (an ingest holds it for a second)."""
-    in_memory = not database or database == ":memory:" or database.startswith("file::memory:")
-    return ":memory:" if in_memory else f"{database}.ratelimit"
-
-
-def open_counts_file(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-    )
-    for attempt in range(100):
-        try:
-            # Switching a new file to WAL is not covered by the busy timeout: workers starting
-            # together can find it locked for a moment.
-            conn.execute("PRAGMA journal_mode = WAL")
-            break
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == 99:
-                conn.close()
-                raise
-            time.sleep(0.05)
-    # NORMAL: in WAL mode no sync a commit, and unlike OFF no corrupt file after a power cut.
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS rate_windows (key TEXT PRIMARY KEY, started REAL NOT NULL,"
-        " used INTEGER NOT NULL) WITHOUT ROWID"
-    )
-    return conn
-
-
-class SqliteStore(SqlStore):
+class SqliteRecords(SqlRecords):
     mark = "?"
-
-    def __init__(self, engine: Engine) -> None:
-        super().__init__(engine)
-        self._counts: sqlite3.Connection | None = None
-        self._counts_lock = threading.Lock()
-
-    @classmethod
-    def from_url(cls, url: str) -> SqliteStore:
-        return cls(create_sqlite_engine(url))
 
     def refresh_statistics(self) -> None:
         # Nothing: these queries are planned from the indexes alone (measured fast without
         # sqlite_stat1), and statistics could only move the planner off the plans measured.
         return None
-
-    def count_request(self, key: str, now: float, window: float) -> tuple[int, float]:
-        with self._counts_lock:
-            try:
-                return self._count_in_file(key, now, window)
-            except sqlite3.OperationalError:
-                raise  # locked, busy, unreadable: a fault of the moment (503), not of the file
-            except sqlite3.DatabaseError as exc:
-                # Not a database any more (a torn write, a stray copy): counts are worth nothing
-                # next to serving, so start them afresh.
-                log.warning("rate-limit counts file unreadable (%s); starting it afresh", exc)
-                self._discard_counts_file()
-                return self._count_in_file(key, now, window)
-
-    def _count_in_file(self, key: str, now: float, window: float) -> tuple[int, float]:
-        if self._counts is None:
-            self._counts = open_counts_file(counts_file(self.engine.url.database))
-        cursor = self._counts.cursor()
-        try:
-            counted = self._count_in(cursor, key, now, window)
-            if self._sweep_due(now, window):
-                cursor.execute(self._sweep_sql(), (now - window,))
-            return counted
-        finally:
-            cursor.close()
-
-    def _discard_counts_file(self) -> None:
-        if self._counts is not None:
-            self._counts.close()
-            self._counts = None
-        path = counts_file(self.engine.url.database)
-        if path != ":memory:":
-            for suffix in ("", "-wal", "-shm"):
-                Path(path + suffix).unlink(missing_ok=True)
-
-    def close(self) -> None:
-        with self._counts_lock:
-            if self._counts is not None:
-                self._counts.close()
-                self._counts = None
-        super().close()
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Cursor]:
@@ -224,3 +122,12 @@ class SqliteStore(SqlStore):
                 yield cursor
             finally:
                 cursor.close()
+
+
+def sqlite_store(engine: Engine) -> Store:
+    return Store(
+        engine,
+        SqliteRecords(engine),
+        SqliteWindows(counts_file(engine.url.database)),
+        migrates_itself=True,
+    )

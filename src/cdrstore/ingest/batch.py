@@ -1,4 +1,5 @@
-"""Batches of records to ingest (spec section 4): bodies and files in, validated stored records out.
+"""Batches of records to ingest (docs/api.md#writing-call-details): bodies and files in, validated
+stored records out.
 
 POST and `cdrstore import` share these rules: a JSON array, an object `{"result": [...]}` (a page read
 from any compatible API), or NDJSON; every record checked against `record.Record`; the same `id` twice
@@ -13,8 +14,9 @@ from typing import IO, Final
 
 import msgspec
 
-from .contract import BATCH_MAX_RECORDS, BATCH_MAX_REPORTED_ERRORS
-from .record import FieldError, StoredRecord, decode_record
+from ..contract import BATCH_MAX_RECORDS, BATCH_MAX_REPORTED_ERRORS
+from ..errors import DomainError
+from ..record import FieldError, StoredRecord, decode_record
 
 JSON_MEDIA_TYPE: Final = "application/json"
 NDJSON_MEDIA_TYPE: Final = "application/x-ndjson"
@@ -31,15 +33,6 @@ class Envelope(msgspec.Struct, forbid_unknown_fields=True):
 _BODY_DECODER: Final = msgspec.json.Decoder(list[msgspec.Raw] | Envelope)
 
 
-class IngestSummary(msgspec.Struct, frozen=True):
-    """What a POST did with its records (spec section 4), as the 200 body's `result`."""
-
-    received: int
-    inserted: int
-    updated: int
-    unchanged: int
-
-
 class RecordError(msgspec.Struct):
     """One invalid record of a batch, as the 400 body lists it."""
 
@@ -48,12 +41,11 @@ class RecordError(msgspec.Struct):
     message: str
 
 
-class BatchError(ValueError):
+class BatchError(DomainError):
     """The batch cannot be stored; `errors` names the records at fault (may be empty)."""
 
     def __init__(self, message: str, errors: list[RecordError] | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.errors = errors or []
 
 

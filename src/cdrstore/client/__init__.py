@@ -1,4 +1,4 @@
-"""A client for the call-detail API: cdrstore's, or any CINNOX-compatible server's.
+"""A client for the call-detail API: cdrstore's, or any CINNOX-compatible server's (docs/client.md).
 
     from cdrstore.client import Client
     with Client("http://127.0.0.1:8080", "demo", token) as client:
@@ -12,16 +12,7 @@ reference API is relied on (offset paging, stopping on a short page); cdrstore's
 is followed when a server sends it. Records come back as `record.Record` (keys as served; unknown
 keys from other servers are ignored); `call_datetime()`/`call_end_datetime()` give aware datetimes.
 
-Errors, one tree mirroring the contract's error table:
-
-    CdrstoreError
-    ├── TransportError          the server could not be reached (after retries)
-    └── ApiError                the server answered with an error (.status, .code, .message)
-        ├── InvalidRequest      400, 404, 405, 413, 415: the message says what is wrong
-        ├── AuthenticationError 401: token missing, unknown, revoked or expired
-        ├── PermissionDenied    403: token not valid for this app, or lacks the scope
-        ├── RateLimited         429 (.retry_after, seconds)
-        └── ServerError         500, 503 and other 5xx
+Errors: one tree mirroring the contract's error table, drawn in `client/errors.py`.
 
 Retries: 429, 5xx and connection errors are retried with exponential backoff and full jitter,
 waiting at least what `Retry-After` says, up to `max_retries` times and `max_wait` seconds in all;
@@ -33,64 +24,36 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 
 import httpx
 import msgspec
 
-from .batch import IngestSummary
-from .contract import CALL_DETAIL_PATH, PAGE_LIMIT_MAX
-from .record import Record, format_timestamp
+from ..contract import PAGE_LIMIT_MAX, call_detail_path
+from ..query import CallFilters
+from ..record import IngestSummary, Record, format_timestamp
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    CdrstoreError,
+    InvalidRequest,
+    PermissionDenied,
+    RateLimited,
+    ServerError,
+    TransportError,
+    error_for,
+    retry_after,
+)
 
 DEFAULT_TIMEOUT: Final = 30.0
 DEFAULT_MAX_RETRIES: Final = 4
 DEFAULT_MAX_WAIT: Final = 60.0
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 _JSON_BODY: Final = {"Content-Type": "application/json"}
-
-
-class CdrstoreError(Exception):
-    """Anything this client raises."""
-
-
-class TransportError(CdrstoreError):
-    """The server could not be reached, or the connection broke (after retries)."""
-
-
-class ApiError(CdrstoreError):
-    def __init__(self, status: int, code: int | None, message: str) -> None:
-        super().__init__(
-            f"HTTP {status}" + (f" (code {code})" if code is not None else "") + f": {message}"
-        )
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-class InvalidRequest(ApiError):
-    pass
-
-
-class AuthenticationError(ApiError):
-    pass
-
-
-class PermissionDenied(ApiError):
-    pass
-
-
-class RateLimited(ApiError):
-    def __init__(
-        self, status: int, code: int | None, message: str, retry_after: float | None
-    ) -> None:
-        super().__init__(status, code, message)
-        self.retry_after = retry_after
-
-
-class ServerError(ApiError):
-    pass
 
 
 class ServedRecord(Record, forbid_unknown_fields=False, gc=False):
@@ -100,11 +63,6 @@ class ServedRecord(Record, forbid_unknown_fields=False, gc=False):
 class _Page(msgspec.Struct):
     result: list[msgspec.Raw]
     code: int = 0
-
-
-class _Error(msgspec.Struct):
-    code: int | None = None
-    message: str = ""
 
 
 _PAGE = msgspec.json.Decoder(_Page)
@@ -137,50 +95,16 @@ def _instant(value: datetime | str | None) -> str | None:
     return format_timestamp(int(value.timestamp() * 1000))
 
 
-def call_query(
+def call_filters(
     call_type: str | None = None,
     status: str | None = None,
     start_at: datetime | str | None = None,
     end_at: datetime | str | None = None,
     offset: int = 0,
     limit: int | None = None,
-) -> dict[str, str]:
-    """The GET query string for these filters (only the parameters given)."""
-    params = {
-        "callType": call_type,
-        "status": status,
-        "startAt": _instant(start_at),
-        "endAt": _instant(end_at),
-        "offset": str(offset),
-        "limit": None if limit is None else str(limit),
-    }
-    return {k: v for k, v in params.items() if v is not None}
-
-
-def _error_for(response: httpx.Response) -> ApiError:
-    try:
-        body = msgspec.json.decode(response.content, type=_Error)
-        code, message = body.code, body.message or response.reason_phrase
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        code, message = None, response.reason_phrase or "error"
-    status = response.status_code
-    if status == 401:
-        return AuthenticationError(status, code, message)
-    if status == 403:
-        return PermissionDenied(status, code, message)
-    if status == 429:
-        return RateLimited(status, code, message, _retry_after(response))
-    if status >= 500:
-        return ServerError(status, code, message)
-    return InvalidRequest(status, code, message)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+) -> CallFilters:
+    """The filters of the client's keyword arguments (datetimes must be timezone-aware)."""
+    return CallFilters(call_type, status, _instant(start_at), _instant(end_at), offset, limit)
 
 
 def _next_link(response: httpx.Response) -> str | None:
@@ -192,22 +116,23 @@ class _Walk:
     """Where the next page of a walk is: the server's `Link: rel="next"` when it sends one, else
     the next offset; a page shorter than the limit is the last (the reference API's only rule)."""
 
-    def __init__(self, path: str, filters: dict[str, Any]) -> None:
+    def __init__(self, path: str, filters: CallFilters) -> None:
         self.path = path
-        self.filters = {"limit": PAGE_LIMIT_MAX, **filters}
-        self.offset = int(self.filters.get("offset", 0))
+        self.filters = (
+            filters if filters.limit is not None else replace(filters, limit=PAGE_LIMIT_MAX)
+        )
         self.url = path
-        self.params: dict[str, str] | None = call_query(**self.filters)
+        self.params: list[tuple[str, str]] | None = self.filters.params()
 
     def advance(self, got: int, link: str | None) -> bool:
         """Move past a page of `got` records; False when that page was the last."""
-        if got < self.filters["limit"]:
+        if got < (self.filters.limit or PAGE_LIMIT_MAX):
             return False
-        self.offset += got
+        self.filters = self.filters.at(self.filters.offset + got)
         if link is not None:
             self.url, self.params = link, None
         else:
-            self.url, self.params = self.path, call_query(**{**self.filters, "offset": self.offset})
+            self.url, self.params = self.path, self.filters.params()
         return True
 
 
@@ -246,15 +171,15 @@ def _settle(
         if wait is None:
             raise TransportError(f"{method} {base_url}: {type(failure).__name__}") from None
         return wait
-    error = _error_for(response)
+    error = error_for(response)
     retryable = response.status_code in _RETRY_STATUSES
-    wait = retry.delay(_retry_after(response)) if retryable else None
+    wait = retry.delay(retry_after(response)) if retryable else None
     if wait is None:
         raise error
     return wait
 
 
-class _Base:
+class _Base(ABC):
     def __init__(
         self,
         base_url: str,
@@ -264,6 +189,7 @@ class _Base:
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_wait: float = DEFAULT_MAX_WAIT,
+        transport: Any = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.app_id = app_id
@@ -271,7 +197,12 @@ class _Base:
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_wait = max_wait
-        self.path = CALL_DETAIL_PATH.replace("{app_id:str}", app_id)
+        self.path = call_detail_path(app_id)
+        self._http = self._open(transport)
+
+    @abstractmethod
+    def _open(self, transport: Any) -> Any:
+        """The httpx client requests go through (a test may hand in its own transport)."""
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.__token}", "accept": "application/json"}
@@ -289,17 +220,10 @@ class _Base:
 class Client(_Base):
     """Synchronous client (httpx). Use as a context manager, or call `close()`."""
 
-    def __init__(
-        self,
-        base_url: str,
-        app_id: str,
-        token: str,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(base_url, app_id, token, **kwargs)
-        self._http = httpx.Client(base_url=self.base_url, timeout=self.timeout, transport=transport)
+    _http: httpx.Client
+
+    def _open(self, transport: httpx.BaseTransport | None) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=self.timeout, transport=transport)
 
     def __enter__(self) -> Client:
         return self
@@ -323,29 +247,34 @@ class Client(_Base):
                 return response
             time.sleep(_settle(retry, method, self.base_url, response, None))
 
-    def raw_page(
-        self, url: str, params: Mapping[str, str] | None
+    def _page(
+        self, url: str, params: list[tuple[str, str]] | None
     ) -> tuple[list[msgspec.Raw], str | None]:
         response = self._send("GET", url, params=params)
         return _PAGE.decode(response.content).result, _next_link(response)
 
-    def list_calls(self, **filters: Any) -> list[ServedRecord]:
-        """One page (default limit: the server's, 100 on cdrstore)."""
-        raws, _ = self.raw_page(self.path, call_query(**filters))
-        return [decode_served(raw) for raw in raws]
+    def page_raw(self, filters: CallFilters) -> list[bytes]:
+        """One page's records as served (JSON), for these filters."""
+        raws, _ = self._page(self.path, filters.params())
+        return [bytes(raw) for raw in raws]
 
-    def iter_raw(self, **filters: Any) -> Iterator[bytes]:
+    def iter_raw(self, filters: CallFilters) -> Iterator[bytes]:
         """Every matching record's JSON, page by page (limit 500 unless given), lazily."""
         walk = _Walk(self.path, filters)
         while True:
-            raws, link = self.raw_page(walk.url, walk.params)
+            raws, link = self._page(walk.url, walk.params)
             for raw in raws:
                 yield bytes(raw)
             if not walk.advance(len(raws), link):
                 return
 
+    def list_calls(self, **filters: Any) -> list[ServedRecord]:
+        """One page (default limit: the server's, 100 on cdrstore)."""
+        return [decode_served(raw) for raw in self.page_raw(call_filters(**filters))]
+
     def iter_calls(self, **filters: Any) -> Iterator[ServedRecord]:
-        for raw in self.iter_raw(**filters):
+        """Every matching record, page by page (limit 500 unless given), lazily."""
+        for raw in self.iter_raw(call_filters(**filters)):
             yield decode_served(raw)
 
     def ingest(self, records: Iterable[Record | Mapping[str, Any]]) -> IngestSummary:
@@ -359,19 +288,10 @@ class Client(_Base):
 class AsyncClient(_Base):
     """The asynchronous twin of `Client`."""
 
-    def __init__(
-        self,
-        base_url: str,
-        app_id: str,
-        token: str,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(base_url, app_id, token, **kwargs)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=self.timeout, transport=transport
-        )
+    _http: httpx.AsyncClient
+
+    def _open(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, transport=transport)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -396,11 +316,11 @@ class AsyncClient(_Base):
             await asyncio.sleep(_settle(retry, method, self.base_url, response, None))
 
     async def list_calls(self, **filters: Any) -> list[ServedRecord]:
-        response = await self._send("GET", self.path, params=call_query(**filters))
+        response = await self._send("GET", self.path, params=call_filters(**filters).params())
         return [decode_served(raw) for raw in _PAGE.decode(response.content).result]
 
     async def iter_calls(self, **filters: Any) -> AsyncIterator[ServedRecord]:
-        walk = _Walk(self.path, filters)
+        walk = _Walk(self.path, call_filters(**filters))
         while True:
             response = await self._send("GET", walk.url, params=walk.params)
             raws = _PAGE.decode(response.content).result
@@ -414,3 +334,19 @@ class AsyncClient(_Base):
             "POST", self.path, content=self._ingest_body(records), headers=_JSON_BODY
         )
         return msgspec.convert(msgspec.json.decode(response.content)["result"], IngestSummary)
+
+
+__all__ = [
+    "ApiError",
+    "AsyncClient",
+    "AuthenticationError",
+    "CdrstoreError",
+    "Client",
+    "InvalidRequest",
+    "PermissionDenied",
+    "RateLimited",
+    "ServedRecord",
+    "ServerError",
+    "TransportError",
+    "call_filters",
+]

@@ -1,0 +1,98 @@
+"""What the OpenAPI document says that Litestar cannot infer: the GET query (checked raw, so that
+unknown, repeated and malformed parameters are all refused the same way) and the POST body (read
+raw, to refuse it before buffering and to accept NDJSON). Both from the domain's own facts."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from litestar import Litestar, Request, get
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    Reference,
+    RequestBody,
+    Schema,
+)
+
+from .. import contract
+from ..query import QUERY_PARAMETERS
+from ..record import CALL_TYPES, STATUSES
+
+
+def _instant(text: str) -> tuple[Schema, str]:
+    schema = Schema(
+        type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME, description=text, default=""
+    )
+    return schema, text
+
+
+# The query's parameters as documented; the rules themselves are query.parse_call_query's.
+_QUERY: Final[dict[str, tuple[Schema, str | None]]] = {
+    "callType": (Schema(type=OpenAPIType.STRING, enum=["", *CALL_TYPES], default=""), None),
+    "status": (Schema(type=OpenAPIType.STRING, enum=["", *STATUSES], default=""), None),
+    "startAt": _instant("callDate >= startAt (RFC3339, any offset)"),
+    "endAt": _instant("callDate < endAt (RFC3339, any offset)"),
+    "offset": (Schema(type=OpenAPIType.INTEGER, minimum=0, default=0), None),
+    "limit": (
+        Schema(
+            type=OpenAPIType.INTEGER,
+            minimum=1,
+            maximum=contract.PAGE_LIMIT_MAX,
+            default=contract.PAGE_LIMIT_DEFAULT,
+        ),
+        None,
+    ),
+}
+assert tuple(_QUERY) == QUERY_PARAMETERS  # one list of parameters
+
+
+@get("/openapi.json", include_in_schema=False, media_type="application/vnd.oai.openapi+json")
+async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The OpenAPI document at the root, where generic tools look first (also at /docs/openapi.json)."""
+    return request.app.openapi_schema.to_schema()
+
+
+def _call_detail(app: Litestar, method: str) -> Operation:
+    path = contract.CALL_DETAIL_PATH.replace("{app_id:str}", "{app_id}")
+    operation = getattr(app.openapi_schema.paths[path], method)  # type: ignore[index]
+    assert isinstance(operation, Operation)
+    return operation
+
+
+def document_query(app: Litestar) -> None:
+    operation = _call_detail(app, "get")
+    operation.parameters = [
+        *(operation.parameters or []),
+        *(
+            Parameter(name=name, param_in="query", schema=schema, description=text, required=False)
+            for name, (schema, text) in _QUERY.items()
+        ),
+    ]
+
+
+def document_ingest_body(app: Litestar) -> None:
+    records = Schema(type=OpenAPIType.ARRAY, items=Reference(ref="#/components/schemas/Record"))
+    envelope = Schema(
+        type=OpenAPIType.OBJECT,
+        properties={"result": records, "code": Schema(type=OpenAPIType.INTEGER)},
+        required=["result"],
+    )
+    _call_detail(app, "post").request_body = RequestBody(
+        required=True,
+        description="At most 10,000 records and 32 MiB; one invalid record rejects the whole request.",
+        content={
+            "application/json": OpenAPIMediaType(schema=Schema(one_of=[records, envelope])),
+            "application/x-ndjson": OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.STRING, description="one JSON record a line")
+            ),
+        },
+    )
+
+
+def document(app: Litestar) -> None:
+    document_query(app)
+    document_ingest_body(app)

@@ -1,0 +1,72 @@
+"""The `cdrstore` command: one module per group of commands, each command parsing its options,
+calling one operation (`cdrstore.ops`) and printing what it returns (docs/cli.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+import typer
+
+from .. import __version__
+from .admin import apps_cli, db_cli, tokens_cli
+from .calls import calls_cli
+from .common import DbOption, fail, global_options, out
+from .data import demo, export_, import_, retention_cli
+from .serve import serve
+
+app = typer.Typer(
+    name="cdrstore",
+    help="Store call detail records and serve them through the CINNOX-compatible call-detail API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve)
+app.command("import")(import_)
+app.command("export")(export_)
+app.command()(demo)
+app.add_typer(apps_cli, name="apps")
+app.add_typer(tokens_cli, name="tokens")
+app.add_typer(db_cli, name="db")
+app.add_typer(retention_cli, name="retention")
+app.add_typer(calls_cli, name="calls")
+
+
+@app.callback()
+def main_options(
+    db: DbOption = None,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(__version__)
+        raise typer.Exit()
+    global_options["db"] = db
+
+
+# The package each extra brings, for a command run without it (`pip install cdrstore` is the
+# client and client mode only).
+EXTRA_OF_PACKAGE: Final = {
+    "litestar": "server",
+    "sqlalchemy": "server",
+    "alembic": "server",
+    "uvicorn": "server",
+    "prometheus_client": "server",
+    "psycopg": "postgresql",
+    "psycopg_pool": "postgresql",
+    "pyarrow": "parquet",
+    "redis": "redis",
+}
+
+
+def main() -> None:
+    try:
+        app()
+    except ModuleNotFoundError as exc:
+        extra = EXTRA_OF_PACKAGE.get((exc.name or "").partition(".")[0])
+        if extra is None:
+            raise
+        raise SystemExit(
+            fail(
+                f"this needs cdrstore's {extra} packages: pip install 'cdrstore[{extra}]' ({exc})"
+            ).exit_code
+        ) from None

@@ -1,0 +1,203 @@
+"""An app's records in the local database: `import`, `export`, `demo`, `retention apply`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Final
+
+import typer
+from rich.progress import BarColumn, TaskProgressColumn, TextColumn
+
+from ..contract import call_detail_path
+from ..errors import DomainError
+from ..ingest.importer import ImportResult, ImportSource, default_jobs
+from ..query import CallFilters
+from .common import EXIT_USAGE, DbOption, err, fail, out, refusals
+from .database import open_db
+from .filters import OutputOption, checked, takes_filters
+from .output import check_format, progress, write_docs
+
+retention_cli = typer.Typer(help="Remove records past their retention age.", no_args_is_help=True)
+
+DEMO_TOKEN_FILE: Final = "cdrstore-demo.token"
+
+
+# --- import -----------------------------------------------------------------------------------
+def _open_sources(files: list[str]) -> list[ImportSource]:
+    sources: list[ImportSource] = []
+    for name in files:
+        if name == "-":
+            sources.append(ImportSource("-", sys.stdin.buffer))
+            continue
+        path = Path(name)
+        if not path.is_file():
+            raise fail(f"no such file: {name}")
+        sources.append(ImportSource(name, path.open("rb"), path.stat().st_size))
+    return sources
+
+
+def _report_invalid(result: ImportResult, several: bool) -> typer.Exit:
+    for source_name, error in result.errors:
+        where = f"{source_name}: " if several else ""
+        field = f"{error.field}: " if error.field else ""
+        err.print(
+            f"{where}record {error.index}: {field}{error.message}", markup=False, highlight=False
+        )
+    more = result.invalid - len(result.errors)
+    unlisted = f" ({more} not listed)" if more > 0 else ""
+    return fail(f"{result.invalid} invalid record(s){unlisted}; nothing imported")
+
+
+def import_(
+    app_id: Annotated[str, typer.Option("--app", help="The app to import into.")],
+    files: Annotated[
+        list[str],
+        typer.Argument(help='JSON array, {"result": [...]} or NDJSON files; - for stdin.'),
+    ],
+    jobs: Annotated[
+        int, typer.Option(min=1, help="Processes decoding and validating in parallel.")
+    ] = default_jobs(),
+    db: DbOption = None,
+) -> None:
+    """Import records with POST's validation and idempotency, all files in one transaction."""
+    from ..ops.imports import import_files
+    from ..store import UnknownApp
+
+    store = open_db(db)
+    sources = _open_sources(files)
+    total_bytes = sum(s.size or 0 for s in sources) if all(s.size for s in sources) else None
+    started = time.perf_counter()
+    columns = (BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[records]:,} records"))
+    with progress(TextColumn("importing"), *columns) as bar:
+        task = bar.add_task("import", total=total_bytes, records=0)
+        try:
+            result = import_files(
+                store,
+                app_id,
+                sources,
+                jobs,
+                lambda done, read: bar.update(task, completed=read, records=done),
+            )
+        except UnknownApp as exc:
+            hint = f"create it with `cdrstore apps create NAME --id {app_id}`"
+            raise fail(f"{exc.message}: {hint}") from None
+        except DomainError as exc:
+            raise fail(exc.message) from None
+        finally:
+            for source in sources:
+                if source.name != "-":
+                    source.stream.close()
+    elapsed = time.perf_counter() - started
+    if result.invalid:
+        raise _report_invalid(result, len(sources) > 1)
+    c = result.counts
+    rate = c.received / elapsed if elapsed > 0 else 0.0
+    out.print(
+        f"imported {c.received:,} records into {app_id}: {c.inserted:,} inserted, "
+        f"{c.updated:,} updated, {c.unchanged:,} unchanged ({elapsed:.1f} s, {rate:,.0f} records/s)"
+    )
+
+
+# --- export -----------------------------------------------------------------------------------
+@takes_filters
+def export_(
+    filters: CallFilters,
+    app_id: Annotated[str, typer.Option("--app", help="The app to export.")],
+    fmt: Annotated[str, typer.Option("--format", help="ndjson, json, csv or parquet.")] = "ndjson",
+    output: OutputOption = None,
+    db: DbOption = None,
+) -> None:
+    """Export an app's records straight from the database (for operators), streaming."""
+    from ..ops.records import export_docs
+
+    check_format(fmt)
+    query = checked(filters)
+    store = open_db(db)
+    with refusals():
+        docs = export_docs(store, app_id, query)
+        write_docs(docs, fmt, output, "exporting")
+
+
+# --- retention --------------------------------------------------------------------------------
+@retention_cli.command("apply")
+def retention_apply(
+    older_than: Annotated[
+        str,
+        typer.Option(help="Remove records whose callDate is older than this: 90d, 6w, 13mo, 7y."),
+    ],
+    app_id: Annotated[
+        str | None, typer.Option("--app", help="Only this app (default: all).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="Say what would be removed; remove nothing.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Remove old records: whole monthly partitions where every app allows (PostgreSQL), rows otherwise."""
+    from datetime import UTC, datetime
+
+    from ..durations import age_cutoff
+    from ..ops.retention import apply_retention
+    from ..record import format_timestamp
+
+    try:
+        cutoff = age_cutoff(older_than, datetime.now(UTC))
+    except ValueError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    cutoff_ms = int(cutoff.timestamp() * 1000)
+    store = open_db(db)
+    with refusals():
+        report = apply_retention(store, cutoff_ms, app_id, dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for name in report.dropped_partitions:
+        out.print(f"{'would drop' if dry_run else 'dropped'} partition {name}", markup=False)
+    for app, n in sorted(report.removed.items()):
+        out.print(
+            f"{verb} {n:,} records of app {app} older than {format_timestamp(cutoff_ms)}",
+            markup=False,
+        )
+    out.print(f"{verb} {sum(report.removed.values()):,} records in all", markup=False)
+
+
+# --- demo -------------------------------------------------------------------------------------
+def demo(
+    records: Annotated[int, typer.Option(min=0, help="Synthetic records to create.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seed for the synthetic records.")] = 1,
+    token_file: Annotated[Path, typer.Option(help="Where the demo token is kept.")] = Path(
+        DEMO_TOKEN_FILE
+    ),
+    base_url: Annotated[
+        str, typer.Option(help="Where the server will listen, for the curl example.")
+    ] = "http://127.0.0.1:8080",
+    db: DbOption = None,
+) -> None:
+    """Create the demo app with synthetic CDRs and a read+ingest token (reusing what exists)."""
+    from ..ops.demo import DEMO_APP_ID, demo_token, seed_demo
+
+    store = open_db(db)
+    with refusals():
+        data = seed_demo(store, records, seed)
+        token = demo_token(store, token_file)
+    if data.created_app:
+        err.print(f"created app {DEMO_APP_ID}")
+    if data.held:
+        err.print(f"app {DEMO_APP_ID} already holds {data.held:,} records; adding none")
+    elif data.added:
+        err.print(f"added {data.added:,} synthetic records to app {DEMO_APP_ID} (seed {seed})")
+    if token.reused:
+        err.print(f"reusing the demo token in {token_file}")
+    else:
+        if token.replaced:
+            err.print(f"the token in {token_file} is no longer valid; creating a new one")
+        err.print(f"created a new demo token (saved to {token_file}, readable only by you)")
+    url = f"{base_url}{call_detail_path(DEMO_APP_ID)}?offset=0&limit=2"
+    out.print(f"app:   {DEMO_APP_ID}", markup=False)
+    out.print(f"token: {token.secret}", markup=False)
+    out.print("try:", markup=False)
+    out.print(
+        f"  curl --request GET --url '{url}' --header 'Authorization: Bearer {token.secret}' "
+        "--header 'accept: application/json'",
+        markup=False,
+    )

@@ -1,0 +1,137 @@
+"""`cdrstore serve`: the API in uvicorn worker processes, configured through the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .. import __version__
+from ..settings import DATABASE_URL_ENV, MULTIPROC_DIR_ENV, Settings
+from .common import DbOption, chosen_database, err, fail
+from .database import open_db
+from .signatures import option, with_options
+
+
+def _setting_options() -> list[inspect.Parameter]:
+    """A `serve` option for every setting that has one (the database has `--db`)."""
+    options = []
+    for setting in dataclasses.fields(Settings):
+        if setting.name == "database_url":
+            continue
+        declared = typer.Option(
+            setting.metadata["option"], help=setting.metadata["help"], show_default=False
+        )
+        annotation: Any = (
+            Annotated[bool | None, declared]
+            if setting.type in (bool, "bool")
+            else Annotated[str | None, declared]
+        )
+        options.append(option(setting.name, annotation, None))
+    return options
+
+
+def _environment(values: dict[str, Any], _own: dict[str, Any]) -> dict[str, str]:
+    """The options given, as the variables every worker reads (`on`/`off` for a flag)."""
+    variables = {}
+    for setting in dataclasses.fields(Settings):
+        value = values.get(setting.name)
+        if value is not None:
+            text = ("on" if value else "off") if isinstance(value, bool) else value
+            variables[setting.metadata["env"]] = text
+    return variables
+
+
+def _serve(
+    given: dict[str, str],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    db: DbOption = None,
+) -> None:
+    """Serve the API (and /docs, /openapi.json, /healthz, /readyz; /metrics with --metrics)."""
+    import uvicorn
+
+    from ..store import redact_url
+
+    url = chosen_database(db)
+    # Every worker reads its settings from the environment: the options go there, and are
+    # checked once, here, as the workers will read them.
+    os.environ.update(given)
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if settings.metrics:
+        _share_metrics_between_workers()
+    else:  # values stay in each process's memory: nothing on disk to go wrong
+        os.environ.pop(MULTIPROC_DIR_ENV, None)
+    open_db(url).close()  # migrates once here, before any worker starts
+    os.environ[DATABASE_URL_ENV] = url  # every worker builds its app from the environment
+    err.print(
+        f"cdrstore {__version__} serving {redact_url(url)} on http://{host}:{port} "
+        f"({workers} worker{'s' if workers > 1 else ''}); API docs at http://{host}:{port}/docs"
+        + (f", metrics at http://{host}:{port}/metrics" if settings.metrics else "")
+    )
+    from ..api.protocol import HeaderDeadlineProtocol  # reads its timeout from the environment
+
+    uvicorn.run(
+        "cdrstore.api.app:create_app",
+        http=HeaderDeadlineProtocol,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=False,
+        access_log=False,  # cdrstore.access writes one JSON line a request instead
+        log_config=_log_config(),
+    )
+
+
+def _share_metrics_between_workers() -> None:
+    """Give the worker processes a fresh directory to keep metric values in, so that /metrics
+    adds up all of them (prometheus_client's multiprocess mode), removed when the server stops."""
+    import atexit
+    import shutil
+    import tempfile
+
+    chosen = os.environ.get(MULTIPROC_DIR_ENV)
+    if not chosen:
+        directory = tempfile.mkdtemp(prefix="cdrstore-metrics-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        os.environ[MULTIPROC_DIR_ENV] = directory
+        return
+    # The operator's directory: it must exist, and last run's values go (prometheus_client
+    # would otherwise add them to this run's).
+    path = Path(chosen)
+    if not path.is_dir() or not os.access(path, os.W_OK):
+        raise fail(f"{MULTIPROC_DIR_ENV}={chosen} is not a writable directory")
+    for stale in path.glob("*.db"):
+        stale.unlink()
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus cdrstore's own loggers (access lines, errors) on stderr, one message
+    a line; uvicorn applies it in every worker process."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["cdrstore"] = {"format": "%(message)s"}
+    config["handlers"]["cdrstore"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "cdrstore",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["cdrstore"] = {"handlers": ["cdrstore"], "level": "INFO", "propagate": False}
+    return config
+
+
+serve = with_options(_serve, _setting_options(), "given", _environment)

@@ -1,0 +1,1 @@
+"""Records in: request bodies and files (`batch`), streamed and validated in parallel (`importer`)."""

@@ -1,0 +1,79 @@
+"""The demo app: synthetic CDRs and a read+ingest token, made once and reused."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import msgspec
+
+from ..record import StoredRecord, decode_record
+from ..store import Store
+from ..synth import generate
+from .accounts import admits, ensure_app, issue_token
+
+DEMO_APP_ID: Final = "demo"
+DEMO_APP_NAME: Final = "Demo contact centre"
+DEMO_SCOPES: Final = frozenset({"read", "ingest"})
+SEED_BATCH: Final = 10_000
+
+
+@dataclass(frozen=True)
+class DemoData:
+    created_app: bool
+    held: int  # records the app held before: none are added then
+    added: int
+
+
+@dataclass(frozen=True)
+class DemoToken:
+    secret: str
+    reused: bool
+    replaced: bool  # the token file held a token that is no longer valid
+
+
+def _batches(records: int, seed: int) -> Iterator[list[StoredRecord]]:
+    encoder = msgspec.json.Encoder()
+    batch: list[StoredRecord] = []
+    for wire in generate(records, seed):
+        batch.append(decode_record(encoder.encode(wire)))
+        if len(batch) == SEED_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def seed_demo(store: Store, records: int, seed: int) -> DemoData:
+    """Create the demo app and fill it with synthetic records, unless it holds some already."""
+    created = ensure_app(store, DEMO_APP_ID, DEMO_APP_NAME)
+    held = store.records.count_records(DEMO_APP_ID)
+    if held:
+        return DemoData(created, held, 0)
+    for batch in _batches(records, seed):
+        store.records.ingest(DEMO_APP_ID, batch)
+    return DemoData(created, 0, records)
+
+
+def demo_token(store: Store, token_file: Path) -> DemoToken:
+    """The token kept in token_file if it still admits reading and ingesting the demo app, else a
+    new one, saved there readable only by its owner."""
+    stale = token_file.is_file()
+    if stale:
+        secret = token_file.read_text().strip()
+        if admits(store, secret, DEMO_APP_ID, DEMO_SCOPES):
+            return DemoToken(secret, reused=True, replaced=False)
+    issued = issue_token(store, DEMO_APP_ID, DEMO_SCOPES, "demo")
+    _write_private(token_file, issued.secret + "\n")
+    return DemoToken(issued.secret, reused=False, replaced=stale)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, from its first byte on."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(fd, "w") as file:
+        file.write(text)

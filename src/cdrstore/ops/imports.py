@@ -1,0 +1,46 @@
+"""`cdrstore import`: files of records into one app, in one transaction.
+
+If any record of any file is invalid, nothing is stored and the errors (the first hundred) are
+reported; otherwise the planner's statistics are refreshed for what was loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..gcpause import gc_paused
+from ..ingest.importer import ImportResult, ImportSource, Progress, validate_and_write
+from ..record import IngestSummary
+from ..store import Store
+from .accounts import require_app
+
+log = logging.getLogger("cdrstore.import")
+
+
+class _RollBack(Exception):
+    """Leaves the writer's transaction so that it rolls back."""
+
+
+def import_files(
+    store: Store,
+    app_id: str,
+    sources: list[ImportSource],
+    jobs: int = 1,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Validate and store every record of every source, or nothing (`invalid` > 0)."""
+    require_app(store, app_id)
+    result = ImportResult()
+    try:
+        with gc_paused(), store.records.writer(app_id) as writer:
+            result = validate_and_write(sources, writer.write, jobs, progress)
+            if result.invalid:
+                raise _RollBack
+    except _RollBack:
+        result.counts = IngestSummary.empty()
+    if result.counts.inserted or result.counts.updated:
+        try:
+            store.records.refresh_statistics()
+        except Exception as exc:  # the records are committed; stale statistics only slow reads
+            log.warning("imported, but could not update the planner's statistics: %s", exc)
+    return result

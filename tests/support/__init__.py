@@ -1,0 +1,1 @@
+"""Helpers for cdrstore's own tests and benchmarks (not shipped)."""
