@@ -156,7 +156,7 @@ def raw_copy_rate(url: str, source: Path, n: int) -> float:
     """COPY n validated rows straight into a plain table with the calls table's keys and indexes."""
     import psycopg
 
-    from cdrstore.record import decode_record
+    from cdrstore.validation import decode_record
 
     rows = []
     with source.open("rb") as f:

@@ -43,10 +43,12 @@ from tests.support.postgres import create_postgres_database, drop_postgres_datab
 
 from bench.__main__ import percentile
 from cdrstore.query import PageQuery
-from cdrstore.record import CALL_TYPES, STATUSES, IngestSummary, decode_record, format_timestamp
+from cdrstore.record import CALL_TYPES, STATUSES, IngestSummary
 from cdrstore.store import open_store
 from cdrstore.synth import DEFAULT_DAYS, DEFAULT_START, Generator
 from cdrstore.testing import app_with_token, start_server
+from cdrstore.timestamps import format_timestamp
+from cdrstore.validation import decode_record
 
 KINDS = ("read", "write", "resend")  # the timed kinds; "seed" POSTs come before the clock starts
 WINDOW_START_MS = int(DEFAULT_START.timestamp() * 1000)

@@ -54,7 +54,18 @@ def layers_reached(path: Path, root: Path = PACKAGE.parent) -> set[str]:
 
 SOURCES = {module_name(p): p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts}
 # What each layer may import of cdrstore (besides itself); the domain modules are open to all.
-DOMAIN = {"contract", "record", "query", "errors", "durations", "tokens", "gcpause", "settings"}
+DOMAIN = {
+    "contract",
+    "record",
+    "timestamps",
+    "validation",
+    "query",
+    "errors",
+    "durations",
+    "tokens",
+    "gcpause",
+    "settings",
+}
 ALLOWED = {
     "store": DOMAIN,
     "ingest": DOMAIN,

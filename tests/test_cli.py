@@ -151,7 +151,7 @@ def test_import_with_an_invalid_record_stores_nothing(cli):
     (d / "bad.ndjson").write_bytes(b"\n".join(lines))
     proc = cli("import", "--app", "acme", "good.ndjson", "bad.ndjson", check=False)
     assert proc.returncode == 1
-    assert "bad.ndjson: record 3: callDate" in proc.stderr
+    assert "bad.ndjson:4: callDate" in proc.stderr  # FILE:LINE, 1-based
     assert "nothing imported" in proc.stderr
     assert _ids(cli.url, token) == []
 

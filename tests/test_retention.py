@@ -8,9 +8,9 @@ import msgspec
 from litestar.testing import TestClient
 
 from cdrstore.api import create_app
-from cdrstore.record import format_timestamp
 from cdrstore.settings import Settings
 from cdrstore.store import open_store
+from cdrstore.timestamps import format_timestamp
 from tests.conftest import calls_path, record
 
 

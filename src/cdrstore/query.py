@@ -8,18 +8,23 @@ it travels in a query string; `PageQuery` is the checked form the store pages by
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Final
 
 from .contract import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
 from .errors import DomainError
-from .record import CALL_TYPES, STATUSES, parse_timestamp
+from .record import CALL_TYPES, STATUSES
+from .timestamps import parse_exact
 
 QUERY_PARAMETERS: Final = ("callType", "status", "startAt", "endAt", "offset", "limit")
+INGEST_PARAMETERS: Final = ("ignoreUnknown",)  # POST's only one: drop keys the model does not know
 OFFSET_MAX: Final = 2**53  # beyond any store's row count; keeps SQL integers in range
-_INTEGER = re.compile(r"-?\d{1,30}\Z")
+_INTEGER = re.compile(r"-?[0-9]{1,30}\Z")  # ASCII digits only (\d would take any script's)
 # "+08:00" arrives as " 08:00" when a client leaves the "+" unencoded in the query string.
 _UNENCODED_PLUS = re.compile(r"(.*\d) (\d\d:\d\d)\Z")
 
@@ -78,10 +83,11 @@ def _integer(name: str, text: str) -> int:
     return int(text)
 
 
-def _instant(name: str, text: str) -> int:
+def _instant(name: str, text: str) -> Fraction:
+    """The bound exactly, in epoch milliseconds: every digit of its fraction counts."""
     repaired = _UNENCODED_PLUS.sub(r"\1+\2", text)
     try:
-        return parse_timestamp(repaired)
+        return parse_exact(repaired)
     except ValueError as exc:
         raise QueryError(f"invalid {name}: {text!r}: {exc}") from None
 
@@ -94,15 +100,31 @@ def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> str | None:
     return value
 
 
-def parse_call_query(pairs: Iterable[tuple[str, str]]) -> PageQuery:
-    """A PageQuery from the query string's (name, value) pairs, in any order."""
+def _named(pairs: Iterable[tuple[str, str]], known: tuple[str, ...]) -> dict[str, str]:
+    """The query's parameters by name: each known, and given once."""
     given: dict[str, str] = {}
     for name, value in pairs:
-        if name not in QUERY_PARAMETERS:
-            raise QueryError(f"invalid query: {name}")
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise QueryError(f"invalid query: {name}{hint}")
         if name in given:
             raise QueryError(f"invalid query: {name} given more than once")
         given[name] = value
+    return given
+
+
+def parse_ingest_query(pairs: Iterable[tuple[str, str]]) -> bool:
+    """Whether a POST asks to drop unknown keys (`ignoreUnknown=true`)."""
+    value = _named(pairs, INGEST_PARAMETERS).get("ignoreUnknown", "false")
+    if value not in ("true", "false"):
+        raise QueryError(f"invalid ignoreUnknown: {value!r} (true or false)")
+    return value == "true"
+
+
+def parse_call_query(pairs: Iterable[tuple[str, str]]) -> PageQuery:
+    """A PageQuery from the query string's (name, value) pairs, in any order."""
+    given = _named(pairs, QUERY_PARAMETERS)
 
     call_type = _one_of("callType", given.get("callType", ""), CALL_TYPES)
     status = _one_of("status", given.get("status", ""), STATUSES)
@@ -111,6 +133,8 @@ def parse_call_query(pairs: Iterable[tuple[str, str]]) -> PageQuery:
     end = _instant("endAt", given["endAt"]) if "endAt" in given else None
     if start is not None and end is not None and end < start:
         raise QueryError("endAt is prior to startAt")
+    # Records are filed at whole milliseconds: callDate >= t and callDate < t both hold exactly
+    # when they hold for t rounded up to its millisecond.
 
     offset = _integer("offset", given["offset"]) if "offset" in given else 0
     if offset < 0:
@@ -124,4 +148,11 @@ def parse_call_query(pairs: Iterable[tuple[str, str]]) -> PageQuery:
     if limit < 1:
         raise QueryError("limit must be at least 1")
 
-    return PageQuery(call_type, status, start, end, offset, limit)
+    return PageQuery(
+        call_type,
+        status,
+        None if start is None else math.ceil(start),
+        None if end is None else math.ceil(end),
+        offset,
+        limit,
+    )

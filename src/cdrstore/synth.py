@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from .record import format_timestamp
+from .timestamps import format_timestamp
 
 DEFAULT_START: Final = datetime(2026, 9, 1, tzinfo=UTC)
 DEFAULT_DAYS: Final = 60

@@ -63,8 +63,8 @@ def test_404_405_message_names_method_and_url(client, auth, method):
 
 
 def test_405_says_which_methods_are_allowed(client, auth):
-    assert client.put(PATH, headers=auth).headers["allow"] == "GET, POST, OPTIONS"
-    assert client.post("/healthz").headers["allow"] == "GET, OPTIONS"
+    assert client.put(PATH, headers=auth).headers["allow"] == "GET, HEAD, POST, OPTIONS"
+    assert client.post("/healthz").headers["allow"] == "GET, HEAD, OPTIONS"
 
 
 def test_unknown_path_message(client):

@@ -9,8 +9,8 @@ import threading
 import msgspec
 
 from cdrstore.query import PageQuery
-from cdrstore.record import decode_record
 from cdrstore.store import open_store
+from cdrstore.validation import decode_record
 
 
 def batch(ids: list[int], version: int) -> list:

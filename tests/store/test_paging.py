@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cdrstore.query import PageQuery
-from cdrstore.record import CALL_TYPES, STATUSES, decode_record, format_timestamp
+from cdrstore.record import CALL_TYPES, STATUSES
 from cdrstore.store.schema import COUNT_BUCKET_MS
+from cdrstore.timestamps import format_timestamp
+from cdrstore.validation import decode_record
 from tests.conftest import empty_postgres
 
 HOUR = COUNT_BUCKET_MS

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from cdrstore.record import decode_record
 from cdrstore.store import open_store
 from cdrstore.store.sqlite import EXISTING_SQL
+from cdrstore.validation import decode_record
 
 
 def test_existing_ids_are_probed_in_the_identity_index(tmp_path):

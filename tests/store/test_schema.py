@@ -7,10 +7,11 @@ import msgspec
 from sqlalchemy import String, text
 
 from cdrstore.ops.accounts import ensure_app
-from cdrstore.record import CALL_TYPES, STATUSES, decode_record
+from cdrstore.record import CALL_TYPES, STATUSES
 from cdrstore.store import open_store, schema
 from cdrstore.store.codes import CALL_TYPE_CODES, STATUS_CODES
 from cdrstore.store.migrate import schema_differences
+from cdrstore.validation import decode_record
 from tests.conftest import record
 
 

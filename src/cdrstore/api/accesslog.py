@@ -13,6 +13,7 @@ import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from .errors import code_for
 from .headers import request_id
 from .metrics import observe_request
 
@@ -48,6 +49,13 @@ def record_request(
         log.info(_ENCODER.encode(line).decode())
 
 
+async def _send_internal_error(send: Send) -> None:
+    body = _ENCODER.encode({"code": code_for(500), "message": "internal error"})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
 class AccessLog:
     """Wraps the whole ASGI app, so that 404s and errors raised before routing are logged too."""
 
@@ -60,7 +68,7 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
+        status = 0
 
         async def capture(message: Message) -> None:
             nonlocal status
@@ -70,6 +78,13 @@ class AccessLog:
 
         try:
             await self.app(scope, receive, capture)
+        except Exception:
+            # Nothing should get here (the app answers every error itself); if something does, the
+            # client still gets the contract's shape, not the server's plain-text 500.
+            log.exception("unanswered error on %s %s", scope.get("method"), scope.get("path"))
+            if not status:
+                status = 500
+                await _send_internal_error(send)
         finally:
             fields: dict[str, Any] = dict(scope)  # the http scope's keys, read loosely
             record_request(
@@ -78,7 +93,7 @@ class AccessLog:
                 fields.get("path_template") or "",
                 fields.get("path", ""),
                 (fields.get("path_params") or {}).get("app_id", ""),
-                status,
+                status or 500,
                 time.perf_counter() - started,
                 self.observe,
             )

@@ -14,6 +14,7 @@ from ..store import Store
 from .accesslog import AccessLog
 from .calls import get_call_details, post_call_details
 from .errors import EXCEPTION_HANDLERS
+from .head import HeadAsGet
 from .headers import add_headers
 from .health import healthz, readyz
 from .metrics import metrics
@@ -65,5 +66,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         debug=False,
     )
     document(app)
-    app.asgi_handler = AccessLog(app.asgi_handler, observe=settings.metrics)
+    app.asgi_handler = AccessLog(HeadAsGet(app.asgi_handler), observe=settings.metrics)
     return app

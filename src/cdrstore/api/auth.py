@@ -15,7 +15,12 @@ from .ratelimit import RateLimiter
 
 
 def bearer_secret(request: Request[Any, Any, Any]) -> str:
-    header = request.headers.get("authorization")
+    given = request.headers.getall("authorization", [])
+    # RFC 9110: a field that takes one value may not be repeated, nor folded into one line with
+    # commas (a bearer token never holds one).
+    if len(given) > 1 or any("," in value for value in given):
+        raise Unauthenticated("malformed request: Authorization given more than once")
+    header = given[0] if given else ""
     if not header:
         raise Unauthenticated("missing bearer token", presented=False)
     scheme, _, secret = header.strip().partition(" ")

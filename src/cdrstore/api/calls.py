@@ -18,6 +18,7 @@ from .. import contract
 from ..errors import InvalidRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 from ..ingest.batch import INGEST_MEDIA_TYPES
 from ..ops.records import ingest_body, read_page
+from ..query import parse_ingest_query
 from ..record import IngestSummary, Record
 from ..store import Page
 from .auth import caller
@@ -96,7 +97,11 @@ def _read_page(request: Request[Any, Any, Any], app_id: str) -> Response[bytes]:
 
 
 def _media_type(request: Request[Any, Any, Any]) -> str:
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    given = request.headers.getall("content-type", [])
+    media_types = [value.split(";", 1)[0].strip().lower() for value in given]
+    if len(given) > 1 or any("," in media_type for media_type in media_types):
+        raise InvalidRequest("malformed request: Content-Type given more than once")
+    media_type = media_types[0] if media_types else ""
     if media_type not in INGEST_MEDIA_TYPES:
         shown = media_type or "none"
         raise UnsupportedMediaType(
@@ -106,8 +111,8 @@ def _media_type(request: Request[Any, Any, Any]) -> str:
 
 
 def _check_declared_length(request: Request[Any, Any, Any]) -> None:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > contract.BATCH_MAX_BYTES:
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > contract.BATCH_MAX_BYTES:
         raise PayloadTooLarge(
             f"request too large: at most {contract.BATCH_MAX_BYTES} bytes a request"
         )
@@ -136,8 +141,10 @@ async def _read_body(request: Request[Any, Any, Any], idle_timeout: float) -> by
         await stream.aclose()
 
 
-def _ingest(state: State, app_id: str, body: bytes, media_type: str) -> IngestResponse:
-    counts = ingest_body(state.store, app_id, body, media_type)
+def _ingest(
+    state: State, app_id: str, body: bytes, media_type: str, ignore_unknown: bool
+) -> IngestResponse:
+    counts = ingest_body(state.store, app_id, body, media_type, ignore_unknown)
     count_ingested(counts.inserted, counts.updated, counts.unchanged)
     return IngestResponse(contract.CODE_OK, counts)
 
@@ -161,9 +168,8 @@ async def post_call_details(
 ) -> IngestResponse:
     # Refuse what can be refused before a byte of the body is read.
     await anyio.to_thread.run_sync(caller, request, app_id, "ingest")
-    for name in request.query_params:  # POST takes none: a stray one is a mistake, said out loud
-        raise InvalidRequest(f"invalid query: {name}")
+    ignore_unknown = parse_ingest_query(request.query_params.multi_items())
     media_type = _media_type(request)
     _check_declared_length(request)
     body = await _read_body(request, state.body_timeout)
-    return await anyio.to_thread.run_sync(_ingest, state, app_id, body, media_type)
+    return await anyio.to_thread.run_sync(_ingest, state, app_id, body, media_type, ignore_unknown)

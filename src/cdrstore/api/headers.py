@@ -18,8 +18,9 @@ _CALL_DETAIL = re.compile(r"/v1/api/apps/[^/]+/data/call-detail/?\Z")
 
 
 def allowed_methods(path: str) -> str:
-    """What `Allow` lists (RFC 9110): call-detail takes GET and POST, every other path GET only."""
-    return "GET, POST, OPTIONS" if _CALL_DETAIL.match(path) else "GET, OPTIONS"
+    """What `Allow` lists (RFC 9110): call-detail takes GET and POST, every other path GET only;
+    HEAD wherever GET is."""
+    return "GET, HEAD, POST, OPTIONS" if _CALL_DETAIL.match(path) else "GET, HEAD, OPTIONS"
 
 
 def request_id(scope: dict[str, Any]) -> str:

@@ -74,6 +74,18 @@ def document_query(app: Litestar) -> None:
     ]
 
 
+def document_ingest_query(app: Litestar) -> None:
+    operation = _call_detail(app, "post")
+    ignore = Schema(type=OpenAPIType.STRING, enum=["true", "false"], default="false")
+    text = "true: keys the record model does not know are dropped instead of refused"
+    operation.parameters = [
+        *(operation.parameters or []),
+        Parameter(
+            name="ignoreUnknown", param_in="query", schema=ignore, description=text, required=False
+        ),
+    ]
+
+
 def document_ingest_body(app: Litestar) -> None:
     records = Schema(type=OpenAPIType.ARRAY, items=Reference(ref="#/components/schemas/Record"))
     envelope = Schema(
@@ -95,4 +107,5 @@ def document_ingest_body(app: Litestar) -> None:
 
 def document(app: Litestar) -> None:
     document_query(app)
+    document_ingest_query(app)
     document_ingest_body(app)

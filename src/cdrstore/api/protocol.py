@@ -18,22 +18,25 @@ from typing import Any, Final
 import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from ..errors import RequestTimeout
+from ..errors import DomainError, InvalidRequest, RequestTimeout
 from ..settings import Settings
 from .accesslog import record_request
 from .errors import ErrorBody, code_for, status_of
 
-_TOO_SLOW: Final = RequestTimeout("request headers too slow")
-_STATUS: Final = status_of(_TOO_SLOW)
-_BODY: Final = msgspec.json.encode(ErrorBody(code_for(_STATUS), _TOO_SLOW.message))
+_REASONS: Final = {400: b"Bad Request", 408: b"Request Timeout"}
 
 
-def _timeout_response(request_id: str) -> bytes:
-    return (
-        b"HTTP/1.1 %d Request Timeout\r\ncontent-type: application/json\r\n"
-        b"content-length: %d\r\nx-request-id: %s\r\nconnection: close\r\n\r\n%s"
-        % (_STATUS, len(_BODY), request_id.encode(), _BODY)
+def _closing_answer(error: DomainError, request_id: str) -> tuple[int, bytes]:
+    """A whole HTTP answer to a request that never reached the app, in the contract's shape, that
+    closes the connection: (status, bytes to write)."""
+    status = status_of(error)
+    body = msgspec.json.encode(ErrorBody(code_for(status), error.message))
+    head = (
+        b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+        b"x-request-id: %s\r\nconnection: close\r\n\r\n"
+        % (status, _REASONS[status], len(body), request_id.encode())
     )
+    return status, head + body
 
 
 # Read when a worker imports this module: the settings `cdrstore serve` put in the environment.
@@ -84,8 +87,18 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
             # An earlier request (pipelined) is still being answered: look again afterwards.
             self._arm_head_deadline(after=1.0)
             return
+        self._answer_and_close(RequestTimeout("request headers too slow"))
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a request its parser refuses (a bare CR, a head too long, a
+        malformed line), in the contract's shape instead of text/plain."""
+        self._answer_and_close(InvalidRequest(f"invalid HTTP request: {msg.rstrip('.')}"))
+
+    def _answer_and_close(self, error: DomainError) -> None:
+        self._disarm_head_deadline()
         request_id = uuid.uuid4().hex
-        self.transport.write(_timeout_response(request_id))
+        status, answer = _closing_answer(error, request_id)
+        self.transport.write(answer)
         self.transport.close()
         seconds = time.perf_counter() - self._head_started
-        record_request(request_id, "", "", "", "", _STATUS, seconds, self.observe)
+        record_request(request_id, "", "", "", "", status, seconds, self.observe)

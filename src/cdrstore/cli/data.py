@@ -10,7 +10,7 @@ from typing import Annotated, Final
 import typer
 from rich.progress import BarColumn, TaskProgressColumn, TextColumn
 
-from ..contract import call_detail_path
+from ..contract import BATCH_MAX_REPORTED_ERRORS, call_detail_path
 from ..errors import DomainError
 from ..ingest.importer import ImportResult, ImportSource, default_jobs
 from ..query import CallFilters
@@ -22,6 +22,7 @@ from .output import check_format, progress, write_docs
 retention_cli = typer.Typer(help="Remove records past their retention age.", no_args_is_help=True)
 
 DEMO_TOKEN_FILE: Final = "cdrstore-demo.token"
+IMPORT_FORMATS: Final = ("json",)  # the CDR sources' formats join this list
 
 
 # --- import -----------------------------------------------------------------------------------
@@ -38,16 +39,13 @@ def _open_sources(files: list[str]) -> list[ImportSource]:
     return sources
 
 
-def _report_invalid(result: ImportResult, several: bool) -> typer.Exit:
-    for source_name, error in result.errors:
-        where = f"{source_name}: " if several else ""
+def _report_invalid(result: ImportResult) -> typer.Exit:
+    for where, error in result.errors:
         field = f"{error.field}: " if error.field else ""
-        err.print(
-            f"{where}record {error.index}: {field}{error.message}", markup=False, highlight=False
-        )
-    more = result.invalid - len(result.errors)
-    unlisted = f" ({more} not listed)" if more > 0 else ""
-    return fail(f"{result.invalid} invalid record(s){unlisted}; nothing imported")
+        err.print(f"{where}: {field}{error.message}", markup=False, highlight=False)
+    bounded = len(result.errors) >= BATCH_MAX_REPORTED_ERRORS
+    listed = f" (the first {BATCH_MAX_REPORTED_ERRORS} errors listed)" if bounded else ""
+    return fail(f"{result.invalid} invalid record(s){listed}; nothing imported")
 
 
 def import_(
@@ -59,12 +57,27 @@ def import_(
     jobs: Annotated[
         int, typer.Option(min=1, help="Processes decoding and validating in parallel.")
     ] = default_jobs(),
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help='json: a JSON array, {"result": [...]} or NDJSON (told apart by the first byte).',
+        ),
+    ] = "json",
+    ignore_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-unknown", help="Drop keys the record model does not know instead of failing."
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Import records with POST's validation and idempotency, all files in one transaction."""
     from ..ops.imports import import_files
     from ..store import UnknownApp
 
+    if fmt not in IMPORT_FORMATS:
+        raise fail(f"--format must be one of {', '.join(IMPORT_FORMATS)}, got {fmt!r}", EXIT_USAGE)
     store = open_db(db)
     sources = _open_sources(files)
     total_bytes = sum(s.size or 0 for s in sources) if all(s.size for s in sources) else None
@@ -79,6 +92,7 @@ def import_(
                 sources,
                 jobs,
                 lambda done, read: bar.update(task, completed=read, records=done),
+                ignore_unknown,
             )
         except UnknownApp as exc:
             hint = f"create it with `cdrstore apps create NAME --id {app_id}`"
@@ -91,7 +105,7 @@ def import_(
                     source.stream.close()
     elapsed = time.perf_counter() - started
     if result.invalid:
-        raise _report_invalid(result, len(sources) > 1)
+        raise _report_invalid(result)
     c = result.counts
     rate = c.received / elapsed if elapsed > 0 else 0.0
     out.print(
@@ -140,7 +154,7 @@ def retention_apply(
 
     from ..durations import age_cutoff
     from ..ops.retention import apply_retention
-    from ..record import format_timestamp
+    from ..timestamps import format_timestamp
 
     try:
         cutoff = age_cutoff(older_than, datetime.now(UTC))

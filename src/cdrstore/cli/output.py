@@ -12,7 +12,7 @@ from rich.progress import Progress, ProgressColumn, TextColumn, TimeElapsedColum
 from rich.table import Table
 
 from ..export import EXPORT_FORMATS, open_writer
-from ..record import parse_timestamp
+from ..timestamps import parse_timestamp
 from .common import EXIT_USAGE, err, fail, out
 
 

@@ -90,6 +90,7 @@ def _serve(
         log_level=log_level,
         proxy_headers=False,
         access_log=False,  # cdrstore.access writes one JSON line a request instead
+        ws="none",  # no WebSocket here: an upgrade request is answered as plain HTTP
         log_config=_log_config(),
     )
 

@@ -35,7 +35,8 @@ import msgspec
 
 from ..contract import PAGE_LIMIT_MAX, call_detail_path
 from ..query import CallFilters
-from ..record import IngestSummary, Record, format_timestamp
+from ..record import IngestSummary, Record
+from ..timestamps import format_timestamp
 from .errors import (
     ApiError,
     AuthenticationError,

@@ -8,15 +8,16 @@ reported at the later index; one invalid record rejects the whole batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Final
+from typing import IO, Final, Literal
 
 import msgspec
 
 from ..contract import BATCH_MAX_RECORDS, BATCH_MAX_REPORTED_ERRORS
 from ..errors import DomainError
-from ..record import FieldError, StoredRecord, decode_record
+from ..record import FIELDS, StoredRecord
+from ..validation import RecordInvalid, decode_record
 
 JSON_MEDIA_TYPE: Final = "application/json"
 NDJSON_MEDIA_TYPE: Final = "application/x-ndjson"
@@ -53,36 +54,62 @@ class BatchTooLarge(BatchError):
     """More records than one request may carry (413)."""
 
 
+BOM: Final = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, as spreadsheet programs write
+_BODY_FORMS: Final = (
+    'a JSON array of records, an object {"result": [...]}, or NDJSON'
+    " (Content-Type: application/x-ndjson, one record a line)"
+)
+
+
+def _looks_like_one_record(body: bytes) -> bool:
+    try:
+        decoded = msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return isinstance(decoded, dict) and bool(set(decoded) & set(FIELDS))
+
+
 def decode_json_body(body: bytes) -> list[msgspec.Raw]:
     """The records of a JSON array or `{"result": [...]}` document, each still raw."""
+    body = body.removeprefix(BOM)
     try:
         decoded = _BODY_DECODER.decode(body)
     except msgspec.ValidationError as exc:
-        raise BatchError(
-            f'body must be a JSON array of records or an object {{"result": [...]}}: {exc}'
-        ) from None
+        if _looks_like_one_record(body):
+            raise BatchError(
+                f"body must be {_BODY_FORMS}; this is a single record: send it as [{{...}}]"
+            ) from None
+        raise BatchError(f"body must be {_BODY_FORMS}: {exc}") from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise BatchError(f"malformed JSON body: {exc}") from None
+    except RecursionError:
+        raise BatchError("malformed JSON body: nested too deeply") from None
     return decoded.result if isinstance(decoded, Envelope) else decoded
 
 
 def split_ndjson(body: bytes) -> list[bytes]:
     """The non-blank lines of an NDJSON body."""
-    return [line for line in body.split(b"\n") if line.strip()]
+    return [line for line in body.removeprefix(BOM).split(b"\n") if line.strip()]
 
 
-Decoded = list[tuple[int, StoredRecord | RecordError]]
+Decoded = list[tuple[int, StoredRecord | list[RecordError]]]
 
 
-def decode_chunk(raws: Iterable[tuple[int, bytes | msgspec.Raw]]) -> Decoded:
+def decode_chunk(
+    raws: Iterable[tuple[int, bytes | msgspec.Raw]], ignore_unknown: bool = False
+) -> Decoded:
     """Each raw record decoded and checked on its own (pure: safe to run in a worker process)."""
     out: Decoded = []
     for index, raw in raws:
         try:
-            out.append((index, decode_record(raw)))
-        except FieldError as exc:
-            out.append((index, RecordError(index, exc.field, exc.message)))
+            out.append((index, decode_record(raw, ignore_unknown=ignore_unknown)))
+        except RecordInvalid as exc:
+            out.append((index, [RecordError(index, e.field, e.message) for e in exc.errors]))
     return out
+
+
+def at_index(index: int) -> str:
+    return f"index {index}"
 
 
 @dataclass
@@ -93,34 +120,36 @@ class BatchValidator:
     earlier chunk (or an earlier file) of the same import.
     """
 
-    source: str = ""
+    locate: Callable[[int], str] = at_index  # how a record's position reads in a message
     seen: dict[str, str] = field(default_factory=dict)
     errors: list[RecordError] = field(default_factory=list)
     invalid: int = 0
 
-    def validate(self, raws: Iterable[tuple[int, bytes | msgspec.Raw]]) -> list[StoredRecord]:
-        return self.accept(decode_chunk(raws))
+    def validate(
+        self, raws: Iterable[tuple[int, bytes | msgspec.Raw]], ignore_unknown: bool = False
+    ) -> list[StoredRecord]:
+        return self.accept(decode_chunk(raws, ignore_unknown))
 
     def accept(self, decoded: Decoded) -> list[StoredRecord]:
-        """The valid records of a decoded chunk; the others counted and (the first ones) kept."""
+        """The valid records of a decoded chunk; the others counted and (the first errors) kept."""
         records: list[StoredRecord] = []
-        where = f"{self.source} " if self.source else ""
         for index, item in decoded:
-            if isinstance(item, RecordError):
+            if isinstance(item, list):
                 self._fail(item)
                 continue
-            here = f"{where}index {index}"
+            here = self.locate(index)
             first = self.seen.setdefault(item.id, here)
             if first != here:
-                self._fail(RecordError(index, "id", f"duplicate id {item.id!r} (first at {first})"))
+                duplicate = f"duplicate id {item.id!r} (first at {first})"
+                self._fail([RecordError(index, "id", duplicate)])
                 continue
             records.append(item)
         return records
 
-    def _fail(self, error: RecordError) -> None:
+    def _fail(self, errors: list[RecordError]) -> None:
         self.invalid += 1
-        if len(self.errors) < BATCH_MAX_REPORTED_ERRORS:
-            self.errors.append(error)
+        room = BATCH_MAX_REPORTED_ERRORS - len(self.errors)
+        self.errors.extend(errors[: max(0, room)])
 
     def raise_if_invalid(self) -> None:
         if self.invalid:
@@ -133,7 +162,7 @@ class BatchValidator:
             )
 
 
-def parse_body(body: bytes, media_type: str) -> list[StoredRecord]:
+def parse_body(body: bytes, media_type: str, ignore_unknown: bool = False) -> list[StoredRecord]:
     """Validate a whole POST body; BatchError (or BatchTooLarge) says why it cannot be stored."""
     raws: list[bytes] | list[msgspec.Raw]
     raws = split_ndjson(body) if media_type == NDJSON_MEDIA_TYPE else decode_json_body(body)
@@ -142,20 +171,45 @@ def parse_body(body: bytes, media_type: str) -> list[StoredRecord]:
             f"request too large: {len(raws)} records, at most {BATCH_MAX_RECORDS} a request"
         )
     validator = BatchValidator()
-    records = validator.validate(enumerate(raws))
+    records = validator.validate(enumerate(raws), ignore_unknown)
     validator.raise_if_invalid()
     return records
 
 
-def read_file_chunks(stream: IO[bytes], chunk_records: int) -> Iterator[list[tuple[int, bytes]]]:
-    """Raw records of an import file in chunks, with their index in the file.
+Layout = Literal["json", "ndjson"]
+_CSV_SEPARATORS: Final = (b",", b";", b"\t")
+
+
+def detect_layout(stream: IO[bytes], name: str) -> Layout:
+    """Whether an import file is one JSON document or NDJSON (a byte order mark is skipped); a
+    file that looks like CSV is refused with what to do instead."""
+    head = stream.peek(256)[:256] if hasattr(stream, "peek") else b""
+    if head.startswith(BOM):
+        stream.read(len(BOM))
+        head = head[len(BOM) :]
+    start = head.lstrip()
+    if start[:1] == b"[" or (start[:1] == b"{" and _starts_envelope(start)):
+        return "json"
+    first_line = start.split(b"\n", 1)[0]
+    if start[:1] not in (b"{", b"") and any(sep in first_line for sep in _CSV_SEPARATORS):
+        raise BatchError(
+            f"{name} looks like CSV (it starts {first_line[:60]!r}): this input needs --format"
+            " with a CSV format; --format json (the default) reads a JSON array, "
+            '{"result": [...]} or NDJSON'
+        )
+    return "ndjson"
+
+
+def read_file_chunks(
+    stream: IO[bytes], layout: Layout, chunk_records: int
+) -> Iterator[list[tuple[int, bytes]]]:
+    """Raw records of an import file in chunks, each with its position: the record's index in a
+    JSON document, the 1-based line number in NDJSON.
 
     NDJSON is streamed line by line, so memory stays flat however long the file; a JSON array or
     `{"result": [...]}` document has to be read whole (use NDJSON for very large files).
     """
-    head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
-    first = head.lstrip()[:1]
-    if first == b"[" or (first == b"{" and _starts_envelope(head)):
+    if layout == "json":
         raws = decode_json_body(stream.read())
         for start in range(0, len(raws), chunk_records):
             yield [
@@ -163,12 +217,10 @@ def read_file_chunks(stream: IO[bytes], chunk_records: int) -> Iterator[list[tup
             ]
         return
     chunk: list[tuple[int, bytes]] = []
-    index = 0
-    for line in stream:
+    for line_number, line in enumerate(stream, start=1):
         if not line.strip():
             continue
-        chunk.append((index, line))
-        index += 1
+        chunk.append((line_number, line))
         if len(chunk) >= chunk_records:
             yield chunk
             chunk = []
@@ -176,7 +228,7 @@ def read_file_chunks(stream: IO[bytes], chunk_records: int) -> Iterator[list[tup
         yield chunk
 
 
-def _starts_envelope(head: bytes) -> bool:
+def _starts_envelope(start: bytes) -> bool:
     # NDJSON also starts with "{", but a record's keys are never "result" or "code".
-    text = head.lstrip()[1:].lstrip()
+    text = start[1:].lstrip()
     return text.startswith((b'"result"', b'"code"'))

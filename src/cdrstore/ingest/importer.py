@@ -14,9 +14,17 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO
 
-from ..contract import BATCH_MAX_RECORDS
+from ..contract import BATCH_MAX_RECORDS, BATCH_MAX_REPORTED_ERRORS
 from ..record import IngestSummary, StoredRecord
-from .batch import BatchValidator, Decoded, RecordError, decode_chunk, read_file_chunks
+from .batch import (
+    BatchValidator,
+    Decoded,
+    Layout,
+    RecordError,
+    decode_chunk,
+    detect_layout,
+    read_file_chunks,
+)
 
 CHUNK_RECORDS = BATCH_MAX_RECORDS
 
@@ -31,8 +39,9 @@ class ImportSource:
 @dataclass
 class ImportResult:
     counts: IngestSummary = field(default_factory=IngestSummary.empty)
+    # (where: `FILE:LINE` in NDJSON, `FILE index N` in a JSON document; the error), the first ones
     errors: list[tuple[str, RecordError]] = field(default_factory=list)
-    invalid: int = 0
+    invalid: int = 0  # records
 
 
 Progress = Callable[[int, int], None]
@@ -44,16 +53,20 @@ def default_jobs() -> int:
 
 
 def _decoded_chunks(
-    chunks: Iterator[list[tuple[int, bytes]]], pool: ProcessPoolExecutor | None, jobs: int
+    chunks: Iterator[list[tuple[int, bytes]]],
+    pool: ProcessPoolExecutor | None,
+    jobs: int,
+    ignore_unknown: bool,
 ) -> Iterator[tuple[Decoded, int]]:
     """(decoded chunk, raw bytes) in file order; at most 2 x jobs chunks in flight."""
     if pool is None:
         for chunk in chunks:
-            yield decode_chunk(chunk), sum(len(raw) for _, raw in chunk)
+            yield decode_chunk(chunk, ignore_unknown), sum(len(raw) for _, raw in chunk)
         return
     pending: deque[tuple[Future[Decoded], int]] = deque()
     for chunk in chunks:
-        pending.append((pool.submit(decode_chunk, chunk), sum(len(raw) for _, raw in chunk)))
+        size = sum(len(raw) for _, raw in chunk)
+        pending.append((pool.submit(decode_chunk, chunk, ignore_unknown), size))
         if len(pending) >= 2 * jobs:
             future, size = pending.popleft()
             yield future.result(), size
@@ -66,8 +79,18 @@ Write = Callable[[list[StoredRecord]], IngestSummary]
 """Stores a chunk of valid records (inside the caller's transaction)."""
 
 
+def _locator(name: str, layout: Layout) -> Callable[[int], str]:
+    if layout == "ndjson":
+        return lambda line: f"{name}:{line}"
+    return lambda index: f"{name} index {index}"
+
+
 def validate_and_write(
-    sources: list[ImportSource], write: Write, jobs: int = 1, progress: Progress | None = None
+    sources: list[ImportSource],
+    write: Write,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    ignore_unknown: bool = False,
 ) -> ImportResult:
     """Validate every record of every source; write the valid ones until the first invalid one is
     seen. `invalid` > 0 in the result means the caller must not keep what was written; a source
@@ -78,9 +101,11 @@ def validate_and_write(
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=gc.disable) if jobs > 1 else None
     try:
         for source in sources:
-            validator = BatchValidator(source=source.name if len(sources) > 1 else "", seen=seen)
-            chunks = read_file_chunks(source.stream, CHUNK_RECORDS)
-            for decoded, size in _decoded_chunks(chunks, pool, jobs):
+            layout = detect_layout(source.stream, source.name)
+            locate = _locator(source.name, layout)
+            validator = BatchValidator(locate=locate, seen=seen)
+            chunks = read_file_chunks(source.stream, layout, CHUNK_RECORDS)
+            for decoded, size in _decoded_chunks(chunks, pool, jobs, ignore_unknown):
                 records = validator.accept(decoded)
                 if not result.invalid and not validator.invalid:
                     result.counts.add(write(records))
@@ -89,7 +114,8 @@ def validate_and_write(
                 if progress:
                     progress(done, read)
             result.invalid += validator.invalid
-            result.errors.extend((source.name, error) for error in validator.errors)
+            room = BATCH_MAX_REPORTED_ERRORS - len(result.errors)
+            result.errors += [(locate(e.index), e) for e in validator.errors[: max(0, room)]]
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

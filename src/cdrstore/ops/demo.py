@@ -10,9 +10,10 @@ from typing import Final
 
 import msgspec
 
-from ..record import StoredRecord, decode_record
+from ..record import StoredRecord
 from ..store import Store
 from ..synth import generate
+from ..validation import decode_record
 from .accounts import admits, ensure_app, issue_token
 
 DEMO_APP_ID: Final = "demo"

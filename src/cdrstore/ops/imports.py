@@ -27,13 +27,14 @@ def import_files(
     sources: list[ImportSource],
     jobs: int = 1,
     progress: Progress | None = None,
+    ignore_unknown: bool = False,
 ) -> ImportResult:
     """Validate and store every record of every source, or nothing (`invalid` > 0)."""
     require_app(store, app_id)
     result = ImportResult()
     try:
         with gc_paused(), store.records.writer(app_id) as writer:
-            result = validate_and_write(sources, writer.write, jobs, progress)
+            result = validate_and_write(sources, writer.write, jobs, progress, ignore_unknown)
             if result.invalid:
                 raise _RollBack
     except _RollBack:

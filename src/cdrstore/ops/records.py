@@ -19,10 +19,12 @@ def read_page(
     return query, store.records.page(app_id, query)
 
 
-def ingest_body(store: Store, app_id: str, body: bytes, media_type: str) -> IngestSummary:
+def ingest_body(
+    store: Store, app_id: str, body: bytes, media_type: str, ignore_unknown: bool = False
+) -> IngestSummary:
     """Validate a whole request body and store it in one transaction, or nothing."""
     with gc_paused():
-        records = parse_body(body, media_type)
+        records = parse_body(body, media_type, ignore_unknown)
         return store.records.ingest(app_id, records)
 
 

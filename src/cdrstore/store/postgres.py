@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import calendar
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -71,15 +72,13 @@ def month_of(epoch_ms: int) -> int:
 
 
 def month_bounds(month: int) -> tuple[int, int]:
-    """[start, end) of a month in epoch ms."""
+    """[start, end) of a month in epoch ms; days counted, not dates, so that December 9999 (the
+    last month a record may fall in) ends where year 10000, which no datetime holds, would begin."""
     year, index = divmod(month, 12)
     start = datetime(year, index + 1, 1, tzinfo=UTC)
-    next_year, next_index = divmod(month + 1, 12)
-    end = datetime(next_year, next_index + 1, 1, tzinfo=UTC)
-    return (
-        int((start - _EPOCH).total_seconds()) * 1000,
-        int((end - _EPOCH).total_seconds()) * 1000,
-    )
+    days = calendar.monthrange(year, index + 1)[1]
+    end = start - _EPOCH + timedelta(days=days)
+    return (start - _EPOCH) // timedelta(milliseconds=1), end // timedelta(milliseconds=1)
 
 
 def partition_name(month: int) -> str:
