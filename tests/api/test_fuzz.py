@@ -38,8 +38,8 @@ def ndjson(_ctx: object, value: object) -> bytes:
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_matches_its_document(case):
-    if "app_id" in (case.path_parameters or {}):
-        case.path_parameters["app_id"] = "fuzz"  # the token's own app, so requests get past auth
+    if "appID" in (case.path_parameters or {}):
+        case.path_parameters["appID"] = "fuzz"  # the token's own app, so requests get past auth
     case.headers = {**(case.headers or {}), "Authorization": f"Bearer {TOKEN}"}
     # Schema-valid is not always valid: the document cannot say "endAt not before startAt" or
     # "a record's callEndTime not before its callDate", so such requests rightly get a 400.

@@ -77,7 +77,7 @@ class AccessLog:
                 fields.get("method", ""),
                 fields.get("path_template") or "",
                 fields.get("path", ""),
-                (fields.get("path_params") or {}).get("app_id", ""),
+                (fields.get("path_params") or {}).get("appID", ""),
                 status,
                 time.perf_counter() - started,
                 self.observe,

@@ -78,11 +78,11 @@ def _next_link(request: Request[Any, Any, Any], offset: int, page: Page) -> dict
 )
 async def get_call_details(
     request: Request[Any, Any, Any],
-    app_id: Annotated[str, PathParameter(title="appID", description="App ID")],
+    appID: Annotated[str, PathParameter(description="App ID")],  # the reference's name
 ) -> Response[CallDetailPage]:
     # The declared parameters document the API; the raw query string is what is checked, so that
     # unknown, repeated and malformed parameters are all refused the same way.
-    return await anyio.to_thread.run_sync(_read_page, request, app_id)  # type: ignore[arg-type]
+    return await anyio.to_thread.run_sync(_read_page, request, appID)  # type: ignore[arg-type]
 
 
 def _read_page(request: Request[Any, Any, Any], app_id: str) -> Response[bytes]:
@@ -157,13 +157,13 @@ def _ingest(state: State, app_id: str, body: bytes, media_type: str) -> IngestRe
 async def post_call_details(
     request: Request[Any, Any, Any],
     state: State,
-    app_id: Annotated[str, PathParameter(title="appID", description="App ID")],
+    appID: Annotated[str, PathParameter(description="App ID")],  # the reference's name
 ) -> IngestResponse:
     # Refuse what can be refused before a byte of the body is read.
-    await anyio.to_thread.run_sync(caller, request, app_id, "ingest")
+    await anyio.to_thread.run_sync(caller, request, appID, "ingest")
     for name in request.query_params:  # POST takes none: a stray one is a mistake, said out loud
         raise InvalidRequest(f"invalid query: {name}")
     media_type = _media_type(request)
     _check_declared_length(request)
     body = await _read_body(request, state.body_timeout)
-    return await anyio.to_thread.run_sync(_ingest, state, app_id, body, media_type)
+    return await anyio.to_thread.run_sync(_ingest, state, appID, body, media_type)
