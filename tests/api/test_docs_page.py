@@ -52,9 +52,11 @@ def test_the_docs_page_loads_nothing_from_elsewhere(client):
             "public, max-age=604800",
             "max-age=604800, public",
         ), asset
-    assert client.get("/docs/static/swagger-ui/swagger-ui-bundle.js").headers[
-        "content-type"
-    ].startswith(("application/javascript", "text/javascript"))
+    assert (
+        client.get("/docs/static/swagger-ui/swagger-ui-bundle.js")
+        .headers["content-type"]
+        .startswith(("application/javascript", "text/javascript"))
+    )
 
 
 def test_the_vendored_files_name_their_version_and_licence():
