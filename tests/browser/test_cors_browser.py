@@ -1,6 +1,6 @@
 """A page on another origin runs the vendor's fetch snippet against cdrstore, in Chromium: it reads
 the records when its origin is listed (`serve --cors-origin`), and the browser blocks it when not
-(issue 10, 3)."""
+(docs/api.md#browsers-on-another-origin-cors)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """/docs in a real Chromium with no network: the page renders the operations from cdrstore's own
-files, and "Authorize", "Try it out", "Execute" bring back a page of records (issue 10, 1 and 2)."""
+files, and "Authorize", "Try it out", "Execute" bring back a page of records."""
 
 from __future__ import annotations
 
