@@ -41,8 +41,8 @@ def test_health_and_docs(server):
     assert httpx.get(f"{server.base_url}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{server.base_url}/readyz").json() == {"status": "ready"}
     spec = httpx.get(f"{server.base_url}/openapi.json").json()
-    assert "/v1/api/apps/{app_id}/data/call-detail" in spec["paths"]
-    get_op = spec["paths"]["/v1/api/apps/{app_id}/data/call-detail"]["get"]
+    assert "/v1/api/apps/{appID}/data/call-detail" in spec["paths"]
+    get_op = spec["paths"]["/v1/api/apps/{appID}/data/call-detail"]["get"]
     assert {p["name"] for p in get_op["parameters"]} >= {
         "callType",
         "status",

@@ -43,12 +43,14 @@ APP_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
 TOKEN_PREFIX: Final = "cdr_"
 SCOPES: Final = ("read", "ingest")
 
-CALL_DETAIL_PATH: Final = "/v1/api/apps/{app_id:str}/data/call-detail"
+# The path parameter is named `appID`, as in the reference API (and so in the OpenAPI document).
+CALL_DETAIL_PATH: Final = "/v1/api/apps/{appID:str}/data/call-detail"
+CALL_DETAIL_ROUTE: Final = CALL_DETAIL_PATH.replace(":str}", "}")  # as documented and logged
 
 
 def call_detail_path(app_id: str) -> str:
     """The call-detail path of one app."""
-    return CALL_DETAIL_PATH.replace("{app_id:str}", app_id)
+    return CALL_DETAIL_PATH.replace("{appID:str}", app_id)
 
 
 def page_body(docs: list[bytes]) -> bytes:

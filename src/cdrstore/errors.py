@@ -33,17 +33,18 @@ class RequestTimeout(DomainError):
 
 
 class RouteNotFound(DomainError):
-    """No such path."""
+    """No such path. The message keeps the reference's words "method not found" (its clients
+    may look for them) but says first that it is the path that is unknown."""
 
     def __init__(self, method: str, path: str) -> None:
-        super().__init__(f"method not found, method: {method} url: {path}")
+        super().__init__(f"unknown path: {method} {path} (method not found)")
 
 
 class MethodNotAllowed(RouteNotFound):
-    """The path exists, but not with this method."""
+    """The path exists, but not with this method (worded as the reference words it)."""
 
     def __init__(self, method: str, path: str, allowed: str) -> None:
-        super().__init__(method, path)
+        DomainError.__init__(self, f"method not found, method: {method} url: {path}")
         self.allowed = allowed  # the methods the path takes, as `Allow` lists them
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Final
+from urllib.parse import urlsplit
 
 from .contract import RATE_LIMIT_DEFAULT_PER_MINUTE
 
@@ -19,6 +20,7 @@ BODY_TIMEOUT_ENV: Final = "CDRSTORE_BODY_TIMEOUT"
 HEADER_TIMEOUT_ENV: Final = "CDRSTORE_HEADER_TIMEOUT"
 HEADER_TIMEOUT_DEFAULT: Final = 10.0  # seconds for a request's whole head (nginx: 60)
 METRICS_ENV: Final = "CDRSTORE_METRICS"
+CORS_ORIGINS_ENV: Final = "CDRSTORE_CORS_ORIGINS"
 # prometheus_client's own variable; read when it is first imported, so set before any import of it.
 MULTIPROC_DIR_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 BODY_TIMEOUT_DEFAULT: Final = 30.0  # seconds without a byte of a request body (nginx: 60)
@@ -72,6 +74,46 @@ def parse_redis_url(text: str | None) -> str | None:
             f"{REDIS_URL_ENV} must be a redis://, rediss:// or unix:// URL (serve --redis-url)"
         ) from None
     return text
+
+
+def parse_cors_origins(text: str) -> tuple[str, ...]:
+    """Origins allowed to call the API from a browser: comma-separated `http(s)://host[:port]`,
+    or `*` alone (any origin; credentials are never allowed, so `*` never goes with them)."""
+    origins = [item.strip() for item in text.split(",") if item.strip()]
+    if "*" in origins:
+        if len(origins) > 1:
+            raise ValueError(
+                f"{CORS_ORIGINS_ENV}: '*' (any origin) must stand alone, got {text!r}"
+                " (serve --cors-origin)"
+            )
+        return ("*",)
+    return tuple(dict.fromkeys(_origin(item) for item in origins))
+
+
+def _origin(text: str) -> str:
+    """One origin as a browser sends it (`Origin`): scheme, host, port if not the default."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # refuses a port that is not a number from 0 to 65535
+    except ValueError:
+        port, parts = None, urlsplit("")
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or "?" in text
+        or "#" in text
+        or (port is None and parts.netloc.endswith(":"))
+    ):
+        raise ValueError(
+            f"{CORS_ORIGINS_ENV} must list origins like https://app.example.com or"
+            f" http://localhost:3000 (scheme, host, optional port; no path), comma-separated,"
+            f" or '*' alone; got {text!r} (serve --cors-origin)"
+        )
+    return text.lower()
 
 
 def seconds_from_env(name: str, option: str, default: float) -> float:
@@ -131,6 +173,15 @@ class Settings:
             f"Serve Prometheus metrics at /metrics (default: ${METRICS_ENV}, else off).",
         ),
     )
+    cors_origins: tuple[str, ...] = field(  # empty: no CORS headers, as without the setting
+        default=(),
+        metadata=_setting(
+            CORS_ORIGINS_ENV,
+            "--cors-origin",
+            "Let browser pages from this origin (https://host[:port]) call the API; repeatable,"
+            f" or '*' for any (default: ${CORS_ORIGINS_ENV}, comma-separated; else none).",
+        ),
+    )
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -146,4 +197,5 @@ class Settings:
                 HEADER_TIMEOUT_ENV, "--header-timeout", HEADER_TIMEOUT_DEFAULT
             ),
             body_timeout=seconds_from_env(BODY_TIMEOUT_ENV, "--body-timeout", BODY_TIMEOUT_DEFAULT),
+            cors_origins=parse_cors_origins(os.environ.get(CORS_ORIGINS_ENV, "")),
         )

@@ -30,7 +30,7 @@ def test_one_json_line_a_request_and_no_secret_in_any_log(client, tokens, caplog
     ]
     first = lines[0]
     assert first["request_id"] == "req-7" and first["app"] == "acme"
-    assert first["route"] == "/v1/api/apps/{app_id}/data/call-detail"
+    assert first["route"] == "/v1/api/apps/{appID}/data/call-detail"
     assert first["duration_ms"] >= 0 and first["time"].endswith("Z")
     everything = caplog.text + " ".join(str(r.__dict__) for r in caplog.records)
     assert secret not in everything and hash_secret(secret) not in everything

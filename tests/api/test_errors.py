@@ -68,12 +68,24 @@ def test_405_says_which_methods_are_allowed(client, auth):
 
 
 def test_unknown_path_message(client):
+    """The path is what is wrong, and the message says so; the code, and the reference's words
+    "method not found" that its clients may look for, stay."""
     r = client.get("/v1/api/apps/acme/data/call-details")
     assert r.status_code == 404
     assert r.json() == {
         "code": contract.CODE_NOT_FOUND,
-        "message": "method not found, method: GET url: /v1/api/apps/acme/data/call-details",
+        "message": "unknown path: GET /v1/api/apps/acme/data/call-details (method not found)",
     }
+    assert client.post("/nope").json()["message"] == "unknown path: POST /nope (method not found)"
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_root_sends_a_browser_to_the_docs(client, method):
+    r = client.request(method, "/", follow_redirects=False)
+    assert r.status_code in (302, 307)
+    assert r.headers["location"] == "/docs"
+    followed = client.get("/")
+    assert followed.status_code == 200 and "swagger" in followed.text.lower()
 
 
 def test_internal_fault_is_500_without_a_trace(client, auth, store, monkeypatch):

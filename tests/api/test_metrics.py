@@ -18,7 +18,7 @@ from cdrstore.settings import Settings
 from cdrstore.testing import app_with_token, live_server, start_server
 from tests.conftest import calls_path, record
 
-ROUTE = "/v1/api/apps/{app_id}/data/call-detail"
+ROUTE = "/v1/api/apps/{appID}/data/call-detail"
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -92,7 +92,7 @@ class AccessLog:
                 fields.get("method", ""),
                 fields.get("path_template") or "",
                 fields.get("path", ""),
-                (fields.get("path_params") or {}).get("app_id", ""),
+                (fields.get("path_params") or {}).get("appID", ""),
                 status or 500,
                 time.perf_counter() - started,
                 self.observe,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 
 from .. import __version__, contract
 from ..ops.database import open_database
@@ -13,12 +13,14 @@ from ..settings import Settings
 from ..store import Store
 from .accesslog import AccessLog
 from .calls import get_call_details, post_call_details
+from .cors import UnlistedOrigins, cors_config
+from .docs import DOCS_PATH, root, swagger_assets, swagger_page
 from .errors import EXCEPTION_HANDLERS
 from .head import HeadAsGet
 from .headers import add_headers
 from .health import healthz, readyz
 from .metrics import metrics
-from .openapi import document, openapi_json
+from .openapi import COMPONENTS, document, openapi_json
 from .ratelimit import RateLimiter, shared_counter
 
 
@@ -43,9 +45,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             f"403 {contract.CODE_FORBIDDEN}, 404/405 {contract.CODE_NOT_FOUND}, "
             f"429 {contract.CODE_RATE_LIMITED}, 500/503 {contract.CODE_INTERNAL}."
         ),
-        path="/docs",
-        render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin(path="/openapi.json")],
+        path=DOCS_PATH,
+        render_plugins=[swagger_page(), JsonRenderPlugin(path="/openapi.json")],
+        components=COMPONENTS,
     )
+    cors = cors_config(settings.cors_origins)
     app = Litestar(
         route_handlers=[
             get_call_details,
@@ -53,6 +57,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             healthz,
             readyz,
             openapi_json,
+            root,
+            swagger_assets(),
             *([metrics] if settings.metrics else []),
         ],
         state=State(
@@ -60,11 +66,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         ),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi,
+        cors_config=cors,
         on_shutdown=[close_store],
         before_send=[add_headers],
         request_max_body_size=contract.BATCH_MAX_BYTES,
         debug=False,
     )
     document(app)
+    if cors is not None:
+        app.asgi_handler = UnlistedOrigins(app.asgi_handler, cors)
     app.asgi_handler = AccessLog(HeadAsGet(app.asgi_handler), observe=settings.metrics)
     return app

@@ -79,11 +79,11 @@ def _next_link(request: Request[Any, Any, Any], offset: int, page: Page) -> dict
 )
 async def get_call_details(
     request: Request[Any, Any, Any],
-    app_id: Annotated[str, PathParameter(title="appID", description="App ID")],
+    appID: Annotated[str, PathParameter(description="App ID")],  # the reference's name
 ) -> Response[CallDetailPage]:
     # The declared parameters document the API; the raw query string is what is checked, so that
     # unknown, repeated and malformed parameters are all refused the same way.
-    return await anyio.to_thread.run_sync(_read_page, request, app_id)  # type: ignore[arg-type]
+    return await anyio.to_thread.run_sync(_read_page, request, appID)  # type: ignore[arg-type]
 
 
 def _read_page(request: Request[Any, Any, Any], app_id: str) -> Response[bytes]:
@@ -164,12 +164,12 @@ def _ingest(
 async def post_call_details(
     request: Request[Any, Any, Any],
     state: State,
-    app_id: Annotated[str, PathParameter(title="appID", description="App ID")],
+    appID: Annotated[str, PathParameter(description="App ID")],  # the reference's name
 ) -> IngestResponse:
     # Refuse what can be refused before a byte of the body is read.
-    await anyio.to_thread.run_sync(caller, request, app_id, "ingest")
+    await anyio.to_thread.run_sync(caller, request, appID, "ingest")
     ignore_unknown = parse_ingest_query(request.query_params.multi_items())
     media_type = _media_type(request)
     _check_declared_length(request)
     body = await _read_body(request, state.body_timeout)
-    return await anyio.to_thread.run_sync(_ingest, state, app_id, body, media_type, ignore_unknown)
+    return await anyio.to_thread.run_sync(_ingest, state, appID, body, media_type, ignore_unknown)

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from litestar import Litestar, Request, get
 from litestar.openapi.spec import (
+    Components,
     OpenAPIFormat,
     OpenAPIMediaType,
     OpenAPIType,
@@ -16,11 +17,31 @@ from litestar.openapi.spec import (
     Reference,
     RequestBody,
     Schema,
+    SecurityScheme,
 )
 
 from .. import contract
 from ..query import QUERY_PARAMETERS
 from ..record import CALL_TYPES, STATUSES
+
+# "Authorize" in /docs, then "Try it out": every call-detail operation takes a bearer token.
+BEARER: Final = "bearerAuth"
+COMPONENTS: Final = Components(
+    security_schemes={
+        BEARER: SecurityScheme(
+            type="http",
+            scheme="bearer",
+            description=(
+                f"A token made by `cdrstore tokens create` ({contract.TOKEN_PREFIX}...). Its scopes"
+                f" ({', '.join(contract.SCOPES)}) say what it may do; each operation names the"
+                " one it needs."
+            ),
+        )
+    }
+)
+# The scope each call-detail operation needs (as api/calls.py asks ops to check it).
+SCOPE_OF: Final = {"get": "read", "post": "ingest"}
+assert set(SCOPE_OF.values()) == set(contract.SCOPES)
 
 
 def _instant(text: str) -> tuple[Schema, str]:
@@ -57,8 +78,7 @@ async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 def _call_detail(app: Litestar, method: str) -> Operation:
-    path = contract.CALL_DETAIL_PATH.replace("{app_id:str}", "{app_id}")
-    operation = getattr(app.openapi_schema.paths[path], method)  # type: ignore[index]
+    operation = getattr(app.openapi_schema.paths[contract.CALL_DETAIL_ROUTE], method)  # type: ignore[index]
     assert isinstance(operation, Operation)
     return operation
 
@@ -105,7 +125,17 @@ def document_ingest_body(app: Litestar) -> None:
     )
 
 
+def document_security(app: Litestar) -> None:
+    """Each call-detail operation requires the bearer scheme, and says which scope (OpenAPI 3.1
+    has no scopes for bearer auth: in the description)."""
+    for method, scope in SCOPE_OF.items():
+        operation = _call_detail(app, method)
+        operation.security = [{BEARER: []}]
+        operation.description = f"{operation.description}\n\nToken scope: `{scope}`."
+
+
 def document(app: Litestar) -> None:
     document_query(app)
     document_ingest_query(app)
     document_ingest_body(app)
+    document_security(app)

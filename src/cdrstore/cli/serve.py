@@ -26,23 +26,30 @@ def _setting_options() -> list[inspect.Parameter]:
         declared = typer.Option(
             setting.metadata["option"], help=setting.metadata["help"], show_default=False
         )
-        annotation: Any = (
-            Annotated[bool | None, declared]
-            if setting.type in (bool, "bool")
-            else Annotated[str | None, declared]
-        )
+        annotation: Any
+        if setting.type in (bool, "bool"):
+            annotation = Annotated[bool | None, declared]
+        elif setting.type in (tuple[str, ...], "tuple[str, ...]"):  # repeatable: one value a use
+            annotation = Annotated[list[str] | None, declared]
+        else:
+            annotation = Annotated[str | None, declared]
         options.append(option(setting.name, annotation, None))
     return options
 
 
 def _environment(values: dict[str, Any], _own: dict[str, Any]) -> dict[str, str]:
-    """The options given, as the variables every worker reads (`on`/`off` for a flag)."""
+    """The options given, as the variables every worker reads (`on`/`off` for a flag, a repeated
+    option's values comma-joined)."""
     variables = {}
     for setting in dataclasses.fields(Settings):
         value = values.get(setting.name)
-        if value is not None:
-            text = ("on" if value else "off") if isinstance(value, bool) else value
-            variables[setting.metadata["env"]] = text
+        if isinstance(value, bool):
+            variables[setting.metadata["env"]] = "on" if value else "off"
+        elif isinstance(value, list):
+            if value:  # not given: the variable already set, if any, stands
+                variables[setting.metadata["env"]] = ",".join(value)
+        elif value is not None:
+            variables[setting.metadata["env"]] = value
     return variables
 
 
