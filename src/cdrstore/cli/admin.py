@@ -92,13 +92,18 @@ def tokens_create(
         typer.Option("--scope", help="read or ingest; repeat (or read,ingest) for both."),
     ],
     expires_in: Annotated[
-        str | None, typer.Option(help="Lifetime such as 30s, 15m, 12h or 90d; none if absent.")
+        str | None,
+        typer.Option(
+            help="Lifetime: a number and a unit, s m h d w mo y (30s, 12h, 90d, 6mo); none if absent."
+        ),
     ] = None,
     name: Annotated[str, typer.Option(help="A label, to tell tokens apart.")] = "",
     db: DbOption = None,
 ) -> None:
     """Create a token; prints the secret alone on stdout (shown once, stored hashed)."""
-    from ..durations import parse_duration
+    from datetime import UTC, datetime
+
+    from ..durations import lifetime_seconds
     from ..ops.accounts import InvalidAccount, check_scopes, issue_token
 
     try:
@@ -106,9 +111,9 @@ def tokens_create(
     except InvalidAccount as exc:
         raise fail(f"--{exc.message}", EXIT_USAGE) from None  # "--scope must be one of ..."
     try:
-        lifetime = None if expires_in is None else parse_duration(expires_in)
+        lifetime = None if expires_in is None else lifetime_seconds(expires_in, datetime.now(UTC))
     except ValueError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
+        raise fail(f"--expires-in: {exc}", EXIT_USAGE) from None
     store = open_db(db)
     with refusals():
         issued = issue_token(store, app_id, scopes, name, lifetime)

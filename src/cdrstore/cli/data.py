@@ -125,7 +125,10 @@ def export_(
 def retention_apply(
     older_than: Annotated[
         str,
-        typer.Option(help="Remove records whose callDate is older than this: 90d, 6w, 13mo, 7y."),
+        typer.Option(
+            help="Remove records whose callDate is older than this: a number and a unit,"
+            " d w mo y (90d, 6w, 13mo, 7y)."
+        ),
     ],
     app_id: Annotated[
         str | None, typer.Option("--app", help="Only this app (default: all).")
@@ -145,7 +148,7 @@ def retention_apply(
     try:
         cutoff = age_cutoff(older_than, datetime.now(UTC))
     except ValueError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
+        raise fail(f"--older-than: {exc}", EXIT_USAGE) from None
     cutoff_ms = int(cutoff.timestamp() * 1000)
     store = open_db(db)
     with refusals():
