@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import re
+from typing import Any
 
+import msgspec
 import pytest
 
 from cdrstore import __version__
-from tests.conftest import run_cli
+from cdrstore.export import CSV_COLUMNS
+from tests.conftest import record, run_cli
 
 
 def plain_env(**extra: str) -> dict[str, str]:
@@ -83,3 +89,113 @@ def test_retention_ages_share_the_grammar(cli, age):
 @pytest.mark.parametrize("age", ["2w", "1y", "400d", "13mo"])
 def test_retention_takes_every_unit_of_a_day_or_more(cli, age):
     assert "records in all" in cli("retention", "apply", "--older-than", age, "--dry-run").stdout
+
+
+# --- filters: plain dates, errors in the options' names -------------------------------------------
+def load(cli, app_id: str, records: list[dict[str, Any]]) -> None:
+    cli("apps", "create", app_id.title(), "--id", app_id)
+    (cli.dir / f"{app_id}.json").write_bytes(msgspec.json.encode(records))
+    cli("import", "--app", app_id, f"{app_id}.json")
+
+
+def exported_ids(cli, *args: str) -> list[str]:
+    out = cli("export", "--app", "acme", "--format", "ndjson", *args).stdout
+    return [json.loads(line)["id"] for line in out.splitlines()]
+
+
+def test_since_and_until_take_a_plain_date_as_midnight_utc(cli):
+    dates = {
+        "before": "2026-10-31T23:59:59.999Z",
+        "midnight": "2026-11-01T00:00:00.000Z",
+        "noon": "2026-11-01T12:00:00.000Z",
+        "next": "2026-11-02T00:00:00.000Z",
+    }
+    load(cli, "acme", [record(id=i, callDate=d) for i, d in dates.items()])
+    assert exported_ids(cli, "--since", "2026-11-01", "--until", "2026-11-02") == [
+        "midnight",
+        "noon",
+    ]
+    assert exported_ids(cli, "--until", "2026-11-01") == ["before"]
+    assert "midnight UTC" in cli("export", "--help").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--since", "yesterday"], "invalid --since: 'yesterday'"),
+        (["--since", "2026-11-02", "--until", "2026-11-01"], "--until is prior to --since"),
+        (["--type", "landline"], "invalid --type: 'landline'"),
+        (["--status", "offset"], "invalid --status: 'offset'"),
+        (["--offset", "-1"], "negative --offset"),
+    ],
+)
+def test_filter_errors_name_the_option_typed(cli, args, said):
+    for command in (["export", "--app", "acme"], ["calls", "list", "--app", "a", "--token", "t"]):
+        proc = cli(*command, *args, check=False)
+        assert proc.returncode == 2 and said in proc.stderr, proc.stderr
+        assert not re.search(r"startAt|endAt|callType", proc.stderr)
+
+
+# --- the format from -o's extension; CSV for spreadsheets ---------------------------------------
+def test_output_format_follows_the_file_extension(cli):
+    load(cli, "acme", [record(id="a"), record(id="b")])
+    export = ("export", "--app", "acme", "-o")
+    cli(*export, "calls.csv")
+    assert (cli.dir / "calls.csv").read_text().startswith("id,hid,")
+    cli(*export, "calls.json")
+    assert [r["id"] for r in json.loads((cli.dir / "calls.json").read_text())] == ["a", "b"]
+    for name in ("calls.jsonl", "calls.ndjson", "calls.out"):
+        cli(*export, name)
+        lines = (cli.dir / name).read_text().splitlines()
+        assert [json.loads(line)["id"] for line in lines] == ["a", "b"]
+    cli(*export, "calls.parquet")
+    assert (cli.dir / "calls.parquet").read_bytes()[:4] == b"PAR1"
+
+
+@pytest.mark.parametrize(
+    "command", [["export", "--app", "acme"], ["calls", "export", "--app", "a", "--token", "t"]]
+)
+def test_an_extension_that_disagrees_with_format_is_refused(cli, command):
+    proc = cli(*command, "--format", "json", "-o", "calls.csv", check=False)
+    assert proc.returncode == 2 and "--format json" in proc.stderr and "csv" in proc.stderr
+    assert not (cli.dir / "calls.csv").exists()
+    excel = cli(*command, "--excel", "--format", "ndjson", check=False)
+    assert excel.returncode == 2 and "--excel" in excel.stderr
+
+
+SPREADSHEET_RECORDS = [
+    record(
+        id="talked",
+        callDate="2026-11-01T09:00:00.000Z",
+        callEndTime="2026-11-01T09:01:13.400Z",
+        caller="+85212345678",
+        callee="+6591234567",
+        fromDisplayName="Zoë Łukasz",
+    ),
+    record(id="unfinished", callDate="2026-11-01T10:00:00.000Z", caller="2001"),
+]
+
+
+def test_excel_csv_has_a_bom_keeps_the_plus_and_adds_talk_time(cli):
+    load(cli, "acme", SPREADSHEET_RECORDS)
+    cli("export", "--app", "acme", "--excel", "-o", "calls.csv")
+    raw = (cli.dir / "calls.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    assert list(rows[0]) == [*CSV_COLUMNS, "talkTimeSeconds"]
+    talked, unfinished = rows
+    assert talked["caller"] == '="+85212345678"' and talked["callee"] == '="+6591234567"'
+    assert talked["fromDisplayName"] == "Zoë Łukasz"
+    assert talked["talkTimeSeconds"] == "73" and unfinished["talkTimeSeconds"] == ""
+    assert unfinished["caller"] == "2001"
+    # --excel alone means CSV, on stdout too
+    assert cli("export", "--app", "acme", "--excel").stdout.startswith("\ufeffid,")
+
+
+def test_plain_csv_is_unchanged(cli):
+    load(cli, "acme", SPREADSHEET_RECORDS)
+    raw = cli("export", "--app", "acme", "--format", "csv").stdout.encode()
+    assert raw.startswith(b"id,hid,")
+    rows = list(csv.DictReader(io.StringIO(raw.decode(), newline="")))
+    assert list(rows[0]) == list(CSV_COLUMNS)
+    assert rows[0]["caller"] == "+85212345678"

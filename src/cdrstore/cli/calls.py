@@ -10,8 +10,8 @@ import typer
 
 from ..query import CallFilters
 from .common import fail
-from .filters import OutputOption, takes_filters
-from .output import check_format, print_table, write_docs
+from .filters import ExcelOption, FormatOption, OutputOption, takes_filters
+from .output import choose_format, print_table, write_docs
 
 calls_cli = typer.Typer(
     help="Read calls from a call-detail API: this server or any CINNOX-compatible one.",
@@ -63,17 +63,24 @@ def calls_list(
     ] = None,
     all_pages: AllOption = False,
     fmt: Annotated[
-        str, typer.Option("--format", help="table, json, ndjson, csv or parquet.")
-    ] = "table",
+        str | None,
+        typer.Option(
+            "--format",
+            help="table, json, ndjson, csv or parquet (default: from -o's extension, else table;"
+            " ndjson into a file of another extension).",
+            show_default=False,
+        ),
+    ] = None,
     output: OutputOption = None,
+    excel: ExcelOption = False,
 ) -> None:
     """One page of calls (or every page with --all), as a table or in an export format."""
+    chosen = choose_format(fmt, output, excel, "table" if output is None else "ndjson", table=True)
     docs = _served_docs(base_url, app_id, token, filters, all_pages)
-    if fmt == "table":
+    if chosen == "table":
         print_table(docs)
         return
-    check_format(fmt)
-    write_docs(docs, fmt, output, "listing")
+    write_docs(docs, chosen, output, "listing", excel)
 
 
 @calls_cli.command("export")
@@ -87,9 +94,11 @@ def calls_export(
         bool,
         typer.Option("--all", help="Accepted as in `calls list`: export always walks every page."),
     ] = True,
-    fmt: Annotated[str, typer.Option("--format", help="ndjson, json, csv or parquet.")] = "ndjson",
+    fmt: FormatOption = None,
     output: OutputOption = None,
+    excel: ExcelOption = False,
 ) -> None:
     """Every matching call, page by page, streamed into a file (memory stays flat)."""
-    check_format(fmt)
-    write_docs(_served_docs(base_url, app_id, token, filters, True), fmt, output, "exporting")
+    chosen = choose_format(fmt, output, excel, "ndjson")
+    docs = _served_docs(base_url, app_id, token, filters, True)
+    write_docs(docs, chosen, output, "exporting", excel)

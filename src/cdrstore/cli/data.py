@@ -16,8 +16,8 @@ from ..ingest.importer import ImportResult, ImportSource, default_jobs
 from ..query import CallFilters
 from .common import EXIT_USAGE, DbOption, err, fail, out, refusals
 from .database import open_db
-from .filters import OutputOption, checked, takes_filters
-from .output import check_format, progress, write_docs
+from .filters import ExcelOption, FormatOption, OutputOption, checked, takes_filters
+from .output import choose_format, progress, write_docs
 
 retention_cli = typer.Typer(help="Remove records past their retention age.", no_args_is_help=True)
 
@@ -105,19 +105,20 @@ def import_(
 def export_(
     filters: CallFilters,
     app_id: Annotated[str, typer.Option("--app", help="The app to export.")],
-    fmt: Annotated[str, typer.Option("--format", help="ndjson, json, csv or parquet.")] = "ndjson",
+    fmt: FormatOption = None,
     output: OutputOption = None,
+    excel: ExcelOption = False,
     db: DbOption = None,
 ) -> None:
     """Export an app's records straight from the database (for operators), streaming."""
     from ..ops.records import export_docs
 
-    check_format(fmt)
+    chosen = choose_format(fmt, output, excel, "ndjson")
     query = checked(filters)
     store = open_db(db)
     with refusals():
         docs = export_docs(store, app_id, query)
-        write_docs(docs, fmt, output, "exporting")
+        write_docs(docs, chosen, output, "exporting", excel)
 
 
 # --- retention --------------------------------------------------------------------------------
