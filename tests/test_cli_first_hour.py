@@ -15,6 +15,7 @@ import pytest
 from cdrstore import __version__
 from cdrstore.export import CSV_COLUMNS
 from tests.conftest import record, run_cli
+from tests.test_cli import get
 
 
 def plain_env(**extra: str) -> dict[str, str]:
@@ -199,3 +200,52 @@ def test_plain_csv_is_unchanged(cli):
     rows = list(csv.DictReader(io.StringIO(raw.decode(), newline="")))
     assert list(rows[0]) == list(CSV_COLUMNS)
     assert rows[0]["caller"] == "+85212345678"
+
+
+# --- apps delete ----------------------------------------------------------------------------------
+def app_ids(cli) -> list[str]:
+    return [json.loads(line)["id"] for line in cli("apps", "list", "--json").stdout.splitlines()]
+
+
+def test_apps_delete_removes_the_app_its_records_and_tokens(cli):
+    load(
+        cli, "acme", [record(id=f"a{i}", callDate=f"2026-0{i + 1}-01T00:00:00Z") for i in range(3)]
+    )
+    load(cli, "other", [record(id="a0"), record(id="o1")])
+    acme_token = cli("tokens", "create", "--app", "acme", "--scope", "read").stdout.strip()
+    other_token = cli("tokens", "create", "--app", "other", "--scope", "read").stdout.strip()
+
+    unconfirmed = cli("apps", "delete", "acme", check=False)
+    assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
+    in_use = cli("apps", "delete", "acme", "--yes", check=False)
+    assert in_use.returncode == 1 and "active token" in in_use.stderr and "--force" in in_use.stderr
+    assert app_ids(cli) == ["acme", "other"]
+    assert len(get(cli.url, "acme", acme_token).json()["result"]) == 3
+
+    done = cli("apps", "delete", "acme", "--yes", "--force")
+    assert done.stdout == "deleted app acme: 3 records, 1 token\n"
+    assert app_ids(cli) == ["other"]
+    assert get(cli.url, "acme", acme_token).status_code == 401  # its token went with it
+    assert cli("tokens", "list", "--app", "acme", check=False).returncode == 1
+    assert [r["id"] for r in get(cli.url, "other", other_token).json()["result"]] == ["a0", "o1"]
+    assert cli("apps", "delete", "acme", "--yes", check=False).returncode == 1  # gone
+
+    # the same ID can be made again, empty, and take the same record IDs
+    load(cli, "acme", [record(id="a0")])
+    assert json.loads(cli("apps", "list", "--json").stdout.splitlines()[-1])["records"] == 1
+
+
+def test_apps_delete_without_active_tokens_needs_no_force(cli):
+    load(cli, "acme", [record(id="a")])
+    token = cli("tokens", "create", "--app", "acme", "--scope", "read").stdout.strip()
+    first = cli("tokens", "revoke", token)
+    assert "revoked" in first.stderr and "already" not in first.stderr
+    again = cli("tokens", "revoke", token)
+    assert again.returncode == 0 and "already revoked" in again.stderr
+    assert cli("apps", "delete", "acme", "--yes").stdout == "deleted app acme: 1 record, 1 token\n"
+
+
+def test_import_says_record_for_one(cli):
+    cli("apps", "create", "Acme", "--id", "acme")
+    proc = cli("import", "--app", "acme", "-", input=msgspec.json.encode(record()) + b"\n")
+    assert proc.stdout.startswith("imported 1 record into acme: 1 inserted")

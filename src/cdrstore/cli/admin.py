@@ -9,10 +9,10 @@ import typer
 from rich.table import Table
 
 from ..errors import DomainError
-from .common import EXIT_USAGE, DbOption, err, fail, iso, out, refusals
+from .common import EXIT_USAGE, DbOption, err, fail, iso, out, plural, refusals
 from .database import open_db
 
-apps_cli = typer.Typer(help="Create and list apps.", no_args_is_help=True)
+apps_cli = typer.Typer(help="Create, list and delete apps.", no_args_is_help=True)
 tokens_cli = typer.Typer(help="Create, list and revoke bearer tokens.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -81,6 +81,35 @@ def apps_list(
     for a, n in rows:
         table.add_row(a.app_id, a.name, f"{n:,}", iso(a.created_at))
     out.print(table)
+
+
+@apps_cli.command("delete")
+def apps_delete(
+    app_id: Annotated[str, typer.Argument(metavar="ID", help="The app to delete.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Really delete: its records and tokens go with it.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete even while the app has active tokens.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Delete an app with all its records, counts and tokens, in one transaction."""
+    from ..ops.accounts import delete_app
+
+    if not yes:
+        raise fail(
+            f"deleting app {app_id} removes all its records and tokens for good:"
+            " add --yes to go ahead",
+            EXIT_USAGE,
+        )
+    with refusals():
+        removed = delete_app(open_db(db), app_id, force)
+    out.print(
+        f"deleted app {app_id}: {removed.records:,} {plural(removed.records, 'record')},"
+        f" {removed.tokens:,} {plural(removed.tokens, 'token')}",
+        markup=False,
+    )
 
 
 # --- tokens -----------------------------------------------------------------------------------
@@ -175,5 +204,11 @@ def tokens_revoke(
     from ..ops.accounts import revoke_token
 
     with refusals():
-        info = revoke_token(open_db(db), token)
-    err.print(f"token {info.token_id} of app {info.app_id} revoked")
+        before = revoke_token(open_db(db), token)
+    if before.revoked_at is not None:  # nothing to do: the token stays revoked (exit 0)
+        err.print(
+            f"token {before.token_id} of app {before.app_id} was already revoked"
+            f" (at {iso(before.revoked_at)})"
+        )
+        return
+    err.print(f"token {before.token_id} of app {before.app_id} revoked")

@@ -61,3 +61,8 @@ def iso(epoch: int | None) -> str:
     if epoch is None:
         return ""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def plural(n: int, noun: str) -> str:
+    """The noun for n of it: 1 record, 2 records."""
+    return noun if n == 1 else f"{noun}s"

@@ -14,7 +14,7 @@ from ..contract import call_detail_path
 from ..errors import DomainError
 from ..ingest.importer import ImportResult, ImportSource, default_jobs
 from ..query import CallFilters
-from .common import EXIT_USAGE, DbOption, err, fail, out, refusals
+from .common import EXIT_USAGE, DbOption, err, fail, out, plural, refusals
 from .database import open_db
 from .filters import ExcelOption, FormatOption, OutputOption, checked, takes_filters
 from .output import choose_format, progress, write_docs
@@ -95,7 +95,7 @@ def import_(
     c = result.counts
     rate = c.received / elapsed if elapsed > 0 else 0.0
     out.print(
-        f"imported {c.received:,} records into {app_id}: {c.inserted:,} inserted, "
+        f"imported {c.received:,} {plural(c.received, 'record')} into {app_id}: {c.inserted:,} inserted, "
         f"{c.updated:,} updated, {c.unchanged:,} unchanged ({elapsed:.1f} s, {rate:,.0f} records/s)"
     )
 
