@@ -7,6 +7,8 @@ import io
 import json
 import os
 import re
+import socket
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -249,3 +251,91 @@ def test_import_says_record_for_one(cli):
     cli("apps", "create", "Acme", "--id", "acme")
     proc = cli("import", "--app", "acme", "-", input=msgspec.json.encode(record()) + b"\n")
     assert proc.stdout.startswith("imported 1 record into acme: 1 inserted")
+
+
+# --- the demo -------------------------------------------------------------------------------------
+def test_demo_weeks_end_at_the_present_hour(cli):
+    started = datetime.now(UTC)
+    shown = cli("demo", "--records", "2000", "--base-url", "http://127.0.0.1:9123").stdout
+    assert "docs:  http://127.0.0.1:9123/docs" in shown
+    assert "curl --request GET --url 'http://127.0.0.1:9123/v1/api/apps/demo/" in shown
+    out = cli("export", "--app", "demo", "--format", "ndjson").stdout
+    dates = [datetime.fromisoformat(json.loads(line)["callDate"]) for line in out.splitlines()]
+    assert len(dates) == 2000
+    hour = started.replace(minute=0, second=0, microsecond=0)
+    assert max(dates) < hour + timedelta(hours=1)  # nothing in the future
+    assert max(dates) > started - timedelta(days=2)  # the last calls are recent
+    assert min(dates) >= hour - timedelta(days=60, hours=1)
+
+
+# --- the default database file is not created by a command that only reads ---------------------
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["apps", "list"],
+        ["tokens", "list", "--app", "demo"],
+        ["tokens", "revoke", "tok_abc"],
+        ["export", "--app", "demo"],
+        ["retention", "apply", "--older-than", "90d", "--dry-run"],
+        ["apps", "delete", "demo", "--yes"],
+    ],
+)
+def test_a_reading_command_does_not_create_the_default_database(tmp_path, args):
+    proc = run_cli(tuple(args), plain_env(), tmp_path, check=False)
+    assert proc.returncode == 1
+    assert f"no database at {tmp_path / 'cdrstore.db'}" in proc.stderr
+    assert "--db" in proc.stderr and "CDRSTORE_DATABASE_URL" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_writing_command_still_creates_the_default_database(tmp_path):
+    assert run_cli(("apps", "create", "Acme", "--id", "acme"), plain_env(), tmp_path).stdout
+    assert (tmp_path / "cdrstore.db").is_file()
+    listing = run_cli(("apps", "list", "--json"), plain_env(), tmp_path).stdout
+    assert json.loads(listing)["id"] == "acme"
+
+
+# --- serve checks its port before it says it serves --------------------------------------------
+def test_serve_refuses_a_taken_port_before_its_banner(tmp_path):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = str(held.getsockname()[1])
+        env = plain_env(CDRSTORE_DATABASE_URL=f"sqlite:///{tmp_path / 's.db'}")
+        for extra in (["--check"], []):
+            proc = run_cli(("serve", "--port", port, *extra), env, tmp_path, check=False)
+            assert proc.returncode == 1, proc.stderr
+            assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr
+            assert "--port" in proc.stderr and "PORT=9000 make run" in proc.stderr
+            assert "serving" not in proc.stderr and "Errno" not in proc.stderr
+    free = run_cli(("serve", "--port", port, "--check"), env, tmp_path)
+    assert "is free" in free.stderr and not (tmp_path / "s.db").exists()
+
+
+# --- client mode: a server that is not there ----------------------------------------------------
+def test_calls_says_which_url_failed_and_how_to_set_it(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    env = plain_env(CDRSTORE_APP="demo", CDRSTORE_TOKEN="cdr_" + "x" * 43)
+    given = run_cli(("calls", "list", "--base-url", f"http://127.0.0.1:{port}"), env, tmp_path,
+                    check=False)  # fmt: skip
+    assert given.returncode == 1
+    assert f"cannot reach the API at http://127.0.0.1:{port} (from --base-url)" in given.stderr
+    assert "CDRSTORE_URL" in given.stderr and "ConnectError" in given.stderr
+    from_env = run_cli(("calls", "export"), {**env, "CDRSTORE_URL": f"http://127.0.0.1:{port}"},
+                       tmp_path, check=False)  # fmt: skip
+    assert from_env.returncode == 1 and "(from $CDRSTORE_URL)" in from_env.stderr
+    bare = run_cli(("calls", "list", "--base-url", f"127.0.0.1:{port}"), env, tmp_path,
+                   check=False)  # fmt: skip
+    assert bare.returncode == 2 and "must start with http:// or https://" in bare.stderr
+    assert "UnsupportedProtocol" not in bare.stderr
+
+
+# --- help -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "args", [["tokens", "create"], ["import"], ["export"], ["apps", "delete"], ["serve"]]
+)
+def test_help_shows_no_python_types(tmp_path, args):
+    shown = run_cli((*args, "--help"), plain_env(), tmp_path).stdout
+    assert "<bool>" not in shown and "list[" not in shown, shown

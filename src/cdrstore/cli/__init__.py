@@ -12,7 +12,10 @@ from .admin import apps_cli, db_cli, tokens_cli
 from .calls import calls_cli
 from .common import DbOption, fail, global_options, out
 from .data import demo, export_, import_, retention_cli
+from .helptext import tidy_help
 from .serve import serve
+
+tidy_help()
 
 app = typer.Typer(
     name="cdrstore",

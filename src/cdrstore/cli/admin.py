@@ -68,7 +68,7 @@ def apps_list(
     from ..ops.accounts import list_apps
 
     with refusals():
-        rows = list_apps(open_db(db))
+        rows = list_apps(open_db(db, creates=False))
     if as_json:
         print_json_lines(
             [
@@ -104,7 +104,7 @@ def apps_delete(
             EXIT_USAGE,
         )
     with refusals():
-        removed = delete_app(open_db(db), app_id, force)
+        removed = delete_app(open_db(db, creates=False), app_id, force)
     out.print(
         f"deleted app {app_id}: {removed.records:,} {plural(removed.records, 'record')},"
         f" {removed.tokens:,} {plural(removed.tokens, 'token')}",
@@ -143,7 +143,7 @@ def tokens_create(
         lifetime = None if expires_in is None else lifetime_seconds(expires_in, datetime.now(UTC))
     except ValueError as exc:
         raise fail(f"--expires-in: {exc}", EXIT_USAGE) from None
-    store = open_db(db)
+    store = open_db(db, creates=False)
     with refusals():
         issued = issue_token(store, app_id, scopes, name, lifetime)
     expires = issued.info.expires_at
@@ -166,7 +166,7 @@ def tokens_list(
     from ..ops.accounts import list_tokens, token_state
 
     with refusals():
-        found = list_tokens(open_db(db), app_id)
+        found = list_tokens(open_db(db, creates=False), app_id)
     now = time.time()
     rows: list[dict[str, Any]] = [
         {
@@ -204,7 +204,7 @@ def tokens_revoke(
     from ..ops.accounts import revoke_token
 
     with refusals():
-        before = revoke_token(open_db(db), token)
+        before = revoke_token(open_db(db, creates=False), token)
     if before.revoked_at is not None:  # nothing to do: the token stays revoked (exit 0)
         err.print(
             f"token {before.token_id} of app {before.app_id} was already revoked"

@@ -54,10 +54,17 @@ def import_(
     app_id: Annotated[str, typer.Option("--app", help="The app to import into.")],
     files: Annotated[
         list[str],
-        typer.Argument(help='JSON array, {"result": [...]} or NDJSON files; - for stdin.'),
+        typer.Argument(
+            metavar="FILE", help='JSON array, {"result": [...]} or NDJSON files; - for stdin.'
+        ),
     ],
     jobs: Annotated[
-        int, typer.Option(min=1, help="Processes decoding and validating in parallel.")
+        int,
+        typer.Option(
+            min=1,
+            help="Processes decoding and validating in parallel.",
+            show_default="the CPUs, at most 4",
+        ),
     ] = default_jobs(),
     db: DbOption = None,
 ) -> None:
@@ -115,7 +122,7 @@ def export_(
 
     chosen = choose_format(fmt, output, excel, "ndjson")
     query = checked(filters)
-    store = open_db(db)
+    store = open_db(db, creates=False)
     with refusals():
         docs = export_docs(store, app_id, query)
         write_docs(docs, chosen, output, "exporting", excel)
@@ -151,7 +158,7 @@ def retention_apply(
     except ValueError as exc:
         raise fail(f"--older-than: {exc}", EXIT_USAGE) from None
     cutoff_ms = int(cutoff.timestamp() * 1000)
-    store = open_db(db)
+    store = open_db(db, creates=False)
     with refusals():
         report = apply_retention(store, cutoff_ms, app_id, dry_run)
     verb = "would remove" if dry_run else "removed"
@@ -196,7 +203,8 @@ def demo(
         if token.replaced:
             err.print(f"the token in {token_file} is no longer valid; creating a new one")
         err.print(f"created a new demo token (saved to {token_file}, readable only by you)")
-    url = f"{base_url}{call_detail_path(DEMO_APP_ID)}?offset=0&limit=2"
+    url = f"{base_url.rstrip('/')}{call_detail_path(DEMO_APP_ID)}?offset=0&limit=2"
+    out.print(f"docs:  {base_url.rstrip('/')}/docs", markup=False)
     out.print(f"app:   {DEMO_APP_ID}", markup=False)
     out.print(f"token: {token.secret}", markup=False)
     out.print("try:", markup=False)
