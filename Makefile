@@ -26,8 +26,10 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: install
+	@$(BIN)/cdrstore serve --check --host $(HOST) --port $(PORT)
 	$(BIN)/cdrstore db upgrade
 	$(BIN)/cdrstore demo --base-url http://$(HOST):$(PORT)
+	@echo 'the CLI:  $(BIN)/cdrstore --help   (or put it on the PATH: . $(BIN)/activate)'
 	$(BIN)/cdrstore serve --host $(HOST) --port $(PORT)
 
 lint: install-dev

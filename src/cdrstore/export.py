@@ -6,6 +6,11 @@ CSV has one row per call: the 45 scalar keys in the served order, then the neste
 `recordingEventList` flattened into `recordingCount` (events), `recordingFileCount` (files in all
 events), `recordingDurationMs` (sum of the files' durations) and `recordingFileUrls` (the files'
 download URLs joined by a space). Parquet keeps the nesting (a list of structs of a list of structs).
+
+CSV for spreadsheets (`excel=True`): the same columns plus `talkTimeSeconds` (whole seconds from
+`callDate` to `callEndTime`, empty without an end time), a UTF-8 byte order mark so that Excel reads
+accented names as UTF-8, and every value that starts with `+` written as the formula `="+852..."`,
+which Excel shows as that text rather than turning it into a number and dropping the `+`.
 """
 
 from __future__ import annotations
@@ -19,8 +24,17 @@ from typing import IO, Any, Final
 import msgspec
 
 from .record import FIELDS, Record
+from .timestamps import parse_timestamp
 
 EXPORT_FORMATS: Final = ("ndjson", "json", "csv", "parquet")
+# A file name's extension -> the format it names (`-o calls.csv` without `--format`).
+FORMAT_OF_EXTENSION: Final = {
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".json": "json",
+    ".csv": "csv",
+    ".parquet": "parquet",
+}
 RECORDING_COLUMNS: Final = (
     "recordingCount",
     "recordingFileCount",
@@ -28,6 +42,9 @@ RECORDING_COLUMNS: Final = (
     "recordingFileUrls",
 )
 CSV_COLUMNS: Final = (*(f for f in FIELDS if f != "recordingEventList"), *RECORDING_COLUMNS)
+TALK_TIME_COLUMN: Final = "talkTimeSeconds"
+EXCEL_CSV_COLUMNS: Final = (*CSV_COLUMNS, TALK_TIME_COLUMN)
+UTF8_BOM: Final = b"\xef\xbb\xbf"
 PARQUET_ROW_GROUP: Final = 10_000
 
 
@@ -82,21 +99,55 @@ def flatten(record: dict[str, Any]) -> list[Any]:
     return row
 
 
+def talk_seconds(record: dict[str, Any]) -> int | str:
+    """Whole seconds from callDate to callEndTime; empty when the call has no end time."""
+    end = record.get("callEndTime")
+    if not end:
+        return ""
+    return round((parse_timestamp(end) - parse_timestamp(record["callDate"])) / 1000)
+
+
+def as_spreadsheet_text(value: Any) -> Any:
+    """A value a spreadsheet would turn into a number, losing its leading `+` (a phone number), as
+    a formula that gives the text back; anything else as it is."""
+    if isinstance(value, str) and value.startswith("+"):
+        return '="' + value.replace('"', '""') + '"'
+    return value
+
+
 class CsvWriter(ExportWriter):
+    columns: tuple[str, ...] = CSV_COLUMNS
+
     def __init__(self, stream: IO[bytes]) -> None:
         super().__init__(stream)
         self.text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
         self.csv = csv.writer(self.text)
-        self.csv.writerow(CSV_COLUMNS)
+        self.csv.writerow(self.columns)
+
+    def row(self, record: dict[str, Any]) -> list[Any]:
+        return flatten(record)
 
     def write(self, doc: bytes) -> None:
-        self.csv.writerow(flatten(msgspec.json.decode(doc)))
+        self.csv.writerow(self.row(msgspec.json.decode(doc)))
         self.count += 1
 
     def close(self) -> None:
         self.text.flush()
         self.text.detach()
         super().close()
+
+
+class ExcelCsvWriter(CsvWriter):
+    """CSV for spreadsheets: see the module docstring."""
+
+    columns = EXCEL_CSV_COLUMNS
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        stream.write(UTF8_BOM)
+        super().__init__(stream)
+
+    def row(self, record: dict[str, Any]) -> list[Any]:
+        return [as_spreadsheet_text(v) for v in flatten(record)] + [talk_seconds(record)]
 
 
 def _served_arrow_type(field: msgspec.structs.FieldInfo) -> Any:
@@ -157,7 +208,12 @@ class ParquetWriter(ExportWriter):
         super().close()
 
 
-def open_writer(fmt: str, stream: IO[bytes]) -> ExportWriter:
+def open_writer(fmt: str, stream: IO[bytes], *, excel: bool = False) -> ExportWriter:
+    """A writer of the format; `excel`: CSV for spreadsheets (CSV only)."""
+    if excel:
+        if fmt != "csv":
+            raise ValueError(f"excel applies to csv only, not {fmt!r}")
+        return ExcelCsvWriter(stream)
     writers: dict[str, type[ExportWriter]] = {
         "ndjson": NdjsonWriter,
         "json": JsonWriter,

@@ -179,6 +179,9 @@ class Generator:
         self._type_weights = [t[1] for t in _CALL_TYPES]
         self._role_weights = [r[2] for r in _ROLES]
         self._day_weights = [0.3 if (start.weekday() + d) % 7 >= 5 else 1.0 for d in range(days)]
+        # Hours counted from `start`: the daily rhythm stays on the clock's hours whatever hour
+        # the weeks start at (the demo's end at the present hour).
+        self._hour_weights = [_HOURLY[(start.hour + h) % 24] for h in range(24)]
 
     def _agent(self, i: int) -> _Agent:
         rng = self.rng
@@ -199,7 +202,7 @@ class Generator:
     def _times(self, n: int) -> list[int]:
         rng = self.rng
         days = rng.choices(range(self.days), self._day_weights, k=n)
-        hours = rng.choices(range(24), _HOURLY, k=n)
+        hours = rng.choices(range(24), self._hour_weights, k=n)
         return sorted(
             self.start_ms + ((d * 24 + h) * 3600 + rng.randrange(3600)) * 1000 + rng.randrange(1000)
             for d, h in zip(days, hours, strict=True)

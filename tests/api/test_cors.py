@@ -157,3 +157,17 @@ def test_serve_takes_the_option_repeated(tmp_path):
         assert "access-control-allow-origin" not in r.headers
         r = httpx.get(base + PATH, headers={"Authorization": f"Bearer {token}", "Origin": OTHER})
         assert r.status_code == 200 and r.headers["access-control-allow-origin"] == OTHER
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        {"Access-Control-Request-Method": "DELETE"},
+        {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "X-Secret"},
+    ],
+)
+def test_a_preflight_for_what_is_not_allowed_gets_no_approval_and_no_text_error(cors_client, asked):
+    r = cors_client.options(PATH, headers={"Origin": LISTED, **asked})
+    assert r.status_code < 400, r.text
+    assert "access-control-allow-origin" not in r.headers
+    assert not r.headers.get("content-type", "").startswith("text/plain")

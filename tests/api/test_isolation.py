@@ -28,6 +28,8 @@ def path_variants(app_id: str) -> list[str]:
         app_id + "%2F..%2F" + APPS[0],
         "..%2F" + app_id,
         app_id + "%00",
+        app_id + "%0A",  # control characters, as in record ids (tests/api/test_hostile.py)
+        "%1F" + app_id + "%7F",
         app_id.replace("a", "\u0430"),  # Cyrillic a
         app_id + "\u200b",  # zero-width space
         app_id * 30,

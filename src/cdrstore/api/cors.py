@@ -8,6 +8,7 @@ and an `OPTIONS` from it is answered as any `OPTIONS` is (with `Allow`), not wit
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 from litestar.config.cors import CORSConfig
@@ -35,6 +36,25 @@ def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
     )
 
 
+_CORS_REQUEST_HEADERS: Final = (
+    b"origin",
+    b"access-control-request-method",
+    b"access-control-request-headers",
+)
+_ALLOWED_HEADER_NAMES: Final = frozenset(name.lower() for name in ALLOWED_HEADERS)
+
+
+def _preflight_allowed(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether a preflight (if this is one) asks only for what is allowed."""
+    found = dict(headers)
+    method = found.get(b"access-control-request-method")
+    if method is None:
+        return True
+    asked = found.get(b"access-control-request-headers", b"").decode("latin-1")
+    names = {name.strip().lower() for name in asked.split(",") if name.strip()}
+    return method.decode("latin-1") in ALLOWED_METHODS and names <= _ALLOWED_HEADER_NAMES
+
+
 class UnlistedOrigins:
     """Wraps the app's ASGI handler (outside Litestar's CORS handling): drops the `Origin` of a
     request from an origin not listed, and says on every response that it varies by `Origin`."""
@@ -49,8 +69,12 @@ class UnlistedOrigins:
             return
         headers = scope["headers"]
         origin = next((v for k, v in headers if k == b"origin"), None)
-        if origin is not None and not self.config.is_origin_allowed(origin.decode("latin-1")):
-            scope["headers"] = [(k, v) for k, v in headers if k != b"origin"]
+        listed = origin is not None and self.config.is_origin_allowed(origin.decode("latin-1"))
+        if origin is not None and (not listed or not _preflight_allowed(headers)):
+            # Answered as a request from no browser: a preflight for a method or header not
+            # allowed gets a plain OPTIONS answer (the browser then refuses the call), never
+            # Litestar's text/plain 400.
+            scope["headers"] = [(k, v) for k, v in headers if k not in _CORS_REQUEST_HEADERS]
 
         async def vary(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -12,7 +12,10 @@ from .admin import apps_cli, db_cli, tokens_cli
 from .calls import calls_cli
 from .common import DbOption, fail, global_options, out
 from .data import demo, export_, import_, retention_cli
+from .helptext import tidy_help
 from .serve import serve
+
+tidy_help()
 
 app = typer.Typer(
     name="cdrstore",
@@ -32,14 +35,26 @@ app.add_typer(retention_cli, name="retention")
 app.add_typer(calls_cli, name="calls")
 
 
+def _print_version(given: bool) -> None:
+    if given:
+        out.print(__version__, markup=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     db: DbOption = None,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            is_eager=True,  # before the group asks for a command
+            callback=_print_version,
+            expose_value=False,
+        ),
+    ] = False,
 ) -> None:
-    if version:
-        out.print(__version__)
-        raise typer.Exit()
     global_options["db"] = db
 
 

@@ -9,10 +9,10 @@ import typer
 from rich.table import Table
 
 from ..errors import DomainError
-from .common import EXIT_USAGE, DbOption, err, fail, iso, out, refusals
+from .common import EXIT_USAGE, DbOption, err, fail, iso, out, plural, refusals
 from .database import open_db
 
-apps_cli = typer.Typer(help="Create and list apps.", no_args_is_help=True)
+apps_cli = typer.Typer(help="Create, list and delete apps.", no_args_is_help=True)
 tokens_cli = typer.Typer(help="Create, list and revoke bearer tokens.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -68,7 +68,7 @@ def apps_list(
     from ..ops.accounts import list_apps
 
     with refusals():
-        rows = list_apps(open_db(db))
+        rows = list_apps(open_db(db, creates=False))
     if as_json:
         print_json_lines(
             [
@@ -83,6 +83,35 @@ def apps_list(
     out.print(table)
 
 
+@apps_cli.command("delete")
+def apps_delete(
+    app_id: Annotated[str, typer.Argument(metavar="ID", help="The app to delete.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Really delete: its records and tokens go with it.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete even while the app has active tokens.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Delete an app with all its records, counts and tokens, in one transaction."""
+    from ..ops.accounts import delete_app
+
+    if not yes:
+        raise fail(
+            f"deleting app {app_id} removes all its records and tokens for good:"
+            " add --yes to go ahead",
+            EXIT_USAGE,
+        )
+    with refusals():
+        removed = delete_app(open_db(db, creates=False), app_id, force)
+    out.print(
+        f"deleted app {app_id}: {removed.records:,} {plural(removed.records, 'record')},"
+        f" {removed.tokens:,} {plural(removed.tokens, 'token')}",
+        markup=False,
+    )
+
+
 # --- tokens -----------------------------------------------------------------------------------
 @tokens_cli.command("create")
 def tokens_create(
@@ -92,13 +121,18 @@ def tokens_create(
         typer.Option("--scope", help="read or ingest; repeat (or read,ingest) for both."),
     ],
     expires_in: Annotated[
-        str | None, typer.Option(help="Lifetime such as 30s, 15m, 12h or 90d; none if absent.")
+        str | None,
+        typer.Option(
+            help="Lifetime: a number and a unit, s m h d w mo y (30s, 12h, 90d, 6mo); none if absent."
+        ),
     ] = None,
     name: Annotated[str, typer.Option(help="A label, to tell tokens apart.")] = "",
     db: DbOption = None,
 ) -> None:
     """Create a token; prints the secret alone on stdout (shown once, stored hashed)."""
-    from ..durations import parse_duration
+    from datetime import UTC, datetime
+
+    from ..durations import lifetime_seconds
     from ..ops.accounts import InvalidAccount, check_scopes, issue_token
 
     try:
@@ -106,10 +140,10 @@ def tokens_create(
     except InvalidAccount as exc:
         raise fail(f"--{exc.message}", EXIT_USAGE) from None  # "--scope must be one of ..."
     try:
-        lifetime = None if expires_in is None else parse_duration(expires_in)
+        lifetime = None if expires_in is None else lifetime_seconds(expires_in, datetime.now(UTC))
     except ValueError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
-    store = open_db(db)
+        raise fail(f"--expires-in: {exc}", EXIT_USAGE) from None
+    store = open_db(db, creates=False)
     with refusals():
         issued = issue_token(store, app_id, scopes, name, lifetime)
     expires = issued.info.expires_at
@@ -132,7 +166,7 @@ def tokens_list(
     from ..ops.accounts import list_tokens, token_state
 
     with refusals():
-        found = list_tokens(open_db(db), app_id)
+        found = list_tokens(open_db(db, creates=False), app_id)
     now = time.time()
     rows: list[dict[str, Any]] = [
         {
@@ -170,5 +204,11 @@ def tokens_revoke(
     from ..ops.accounts import revoke_token
 
     with refusals():
-        info = revoke_token(open_db(db), token)
-    err.print(f"token {info.token_id} of app {info.app_id} revoked")
+        before = revoke_token(open_db(db, creates=False), token)
+    if before.revoked_at is not None:  # nothing to do: the token stays revoked (exit 0)
+        err.print(
+            f"token {before.token_id} of app {before.app_id} was already revoked"
+            f" (at {iso(before.revoked_at)})"
+        )
+        return
+    err.print(f"token {before.token_id} of app {before.app_id} revoked")

@@ -19,7 +19,9 @@ from rich.markup import escape
 from ..errors import DomainError
 from ..settings import DATABASE_URL_ENV, database_url
 
-err = Console(stderr=True, highlight=False)
+# soft_wrap: a message is one line however long; a terminal folds it, a log keeps it whole (Rich
+# would otherwise hard-wrap at 80 columns when it cannot find out a width).
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 EXIT_REFUSED: Final = 1
@@ -59,3 +61,8 @@ def iso(epoch: int | None) -> str:
     if epoch is None:
         return ""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def plural(n: int, noun: str) -> str:
+    """The noun for n of it: 1 record, 2 records."""
+    return noun if n == 1 else f"{noun}s"

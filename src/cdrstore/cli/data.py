@@ -14,10 +14,10 @@ from ..contract import BATCH_MAX_REPORTED_ERRORS, call_detail_path
 from ..errors import DomainError
 from ..ingest.importer import ImportResult, ImportSource, default_jobs
 from ..query import CallFilters
-from .common import EXIT_USAGE, DbOption, err, fail, out, refusals
+from .common import EXIT_USAGE, DbOption, err, fail, out, plural, refusals
 from .database import open_db
-from .filters import OutputOption, checked, takes_filters
-from .output import check_format, progress, write_docs
+from .filters import ExcelOption, FormatOption, OutputOption, checked, takes_filters
+from .output import choose_format, progress, write_docs
 
 retention_cli = typer.Typer(help="Remove records past their retention age.", no_args_is_help=True)
 
@@ -52,10 +52,17 @@ def import_(
     app_id: Annotated[str, typer.Option("--app", help="The app to import into.")],
     files: Annotated[
         list[str],
-        typer.Argument(help='JSON array, {"result": [...]} or NDJSON files; - for stdin.'),
+        typer.Argument(
+            metavar="FILE", help='JSON array, {"result": [...]} or NDJSON files; - for stdin.'
+        ),
     ],
     jobs: Annotated[
-        int, typer.Option(min=1, help="Processes decoding and validating in parallel.")
+        int,
+        typer.Option(
+            min=1,
+            help="Processes decoding and validating in parallel.",
+            show_default="the CPUs, at most 4",
+        ),
     ] = default_jobs(),
     fmt: Annotated[
         str,
@@ -109,7 +116,7 @@ def import_(
     c = result.counts
     rate = c.received / elapsed if elapsed > 0 else 0.0
     out.print(
-        f"imported {c.received:,} records into {app_id}: {c.inserted:,} inserted, "
+        f"imported {c.received:,} {plural(c.received, 'record')} into {app_id}: {c.inserted:,} inserted, "
         f"{c.updated:,} updated, {c.unchanged:,} unchanged ({elapsed:.1f} s, {rate:,.0f} records/s)"
     )
 
@@ -119,19 +126,20 @@ def import_(
 def export_(
     filters: CallFilters,
     app_id: Annotated[str, typer.Option("--app", help="The app to export.")],
-    fmt: Annotated[str, typer.Option("--format", help="ndjson, json, csv or parquet.")] = "ndjson",
+    fmt: FormatOption = None,
     output: OutputOption = None,
+    excel: ExcelOption = False,
     db: DbOption = None,
 ) -> None:
     """Export an app's records straight from the database (for operators), streaming."""
     from ..ops.records import export_docs
 
-    check_format(fmt)
+    chosen = choose_format(fmt, output, excel, "ndjson")
     query = checked(filters)
-    store = open_db(db)
+    store = open_db(db, creates=False)
     with refusals():
         docs = export_docs(store, app_id, query)
-        write_docs(docs, fmt, output, "exporting")
+        write_docs(docs, chosen, output, "exporting", excel)
 
 
 # --- retention --------------------------------------------------------------------------------
@@ -139,7 +147,10 @@ def export_(
 def retention_apply(
     older_than: Annotated[
         str,
-        typer.Option(help="Remove records whose callDate is older than this: 90d, 6w, 13mo, 7y."),
+        typer.Option(
+            help="Remove records whose callDate is older than this: a number and a unit,"
+            " d w mo y (90d, 6w, 13mo, 7y)."
+        ),
     ],
     app_id: Annotated[
         str | None, typer.Option("--app", help="Only this app (default: all).")
@@ -159,9 +170,9 @@ def retention_apply(
     try:
         cutoff = age_cutoff(older_than, datetime.now(UTC))
     except ValueError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
+        raise fail(f"--older-than: {exc}", EXIT_USAGE) from None
     cutoff_ms = int(cutoff.timestamp() * 1000)
-    store = open_db(db)
+    store = open_db(db, creates=False)
     with refusals():
         report = apply_retention(store, cutoff_ms, app_id, dry_run)
     verb = "would remove" if dry_run else "removed"
@@ -206,7 +217,8 @@ def demo(
         if token.replaced:
             err.print(f"the token in {token_file} is no longer valid; creating a new one")
         err.print(f"created a new demo token (saved to {token_file}, readable only by you)")
-    url = f"{base_url}{call_detail_path(DEMO_APP_ID)}?offset=0&limit=2"
+    url = f"{base_url.rstrip('/')}{call_detail_path(DEMO_APP_ID)}?offset=0&limit=2"
+    out.print(f"docs:  {base_url.rstrip('/')}/docs", markup=False)
     out.print(f"app:   {DEMO_APP_ID}", markup=False)
     out.print(f"token: {token.secret}", markup=False)
     out.print("try:", markup=False)

@@ -11,7 +11,7 @@ import msgspec
 from rich.progress import Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..export import EXPORT_FORMATS, open_writer
+from ..export import EXPORT_FORMATS, FORMAT_OF_EXTENSION, open_writer
 from ..timestamps import parse_timestamp
 from .common import EXIT_USAGE, err, fail, out
 
@@ -24,6 +24,26 @@ def check_format(fmt: str) -> None:
         )
 
 
+def choose_format(
+    given: str | None, output: Path | None, excel: bool, default: str, table: bool = False
+) -> str:
+    """The format asked for: `--format`, else the one `-o`'s extension names (`.ndjson`,
+    `.jsonl`, `.json`, `.csv`, `.parquet`), else csv with `--excel`, else the command's default.
+    An extension that names another format than `--format` is bad usage."""
+    named = FORMAT_OF_EXTENSION.get(output.suffix.lower()) if output is not None else None
+    if given is not None and not (table and given == "table"):
+        check_format(given)
+    if given is not None and named is not None and given != named:
+        raise fail(
+            f"--format {given} but -o {output} names a {named} file: change one of them",
+            EXIT_USAGE,
+        )
+    fmt = given or named or ("csv" if excel else default)
+    if excel and fmt != "csv":
+        raise fail(f"--excel writes CSV, not {fmt}: leave out --format or use csv", EXIT_USAGE)
+    return fmt
+
+
 def progress(*columns: ProgressColumn) -> Progress:
     """A progress display on stderr, shown only on a terminal, gone when done."""
     return Progress(
@@ -31,12 +51,14 @@ def progress(*columns: ProgressColumn) -> Progress:
     )
 
 
-def write_docs(docs: Iterator[bytes], fmt: str, output: Path | None, what: str) -> int:
+def write_docs(
+    docs: Iterator[bytes], fmt: str, output: Path | None, what: str, excel: bool = False
+) -> int:
     """Stream docs into the format; a progress line on a terminal. Returns how many."""
     if fmt == "parquet" and output is None:
         raise fail("--format parquet needs --output FILE", EXIT_USAGE)
     stream = output.open("wb") if output is not None else sys.stdout.buffer
-    writer = open_writer(fmt, stream)
+    writer = open_writer(fmt, stream, excel=excel)
     started = time.perf_counter()
     with progress(TextColumn(what), TextColumn("{task.completed:,} records")) as bar:
         task = bar.add_task(what, total=None)

@@ -59,6 +59,12 @@ def _serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Check the settings and that the port is free, then exit (make run)."
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Serve the API (and /docs, /openapi.json, /healthz, /readyz; /metrics with --metrics)."""
@@ -74,6 +80,10 @@ def _serve(
         settings = Settings.from_env()
     except ValueError as exc:
         raise fail(str(exc)) from None
+    _check_port_free(host, port)
+    if check:
+        err.print(f"settings checked; http://{host}:{port} is free to serve on")
+        return
     if settings.metrics:
         _share_metrics_between_workers()
     else:  # values stay in each process's memory: nothing on disk to go wrong
@@ -100,6 +110,32 @@ def _serve(
         ws="none",  # no WebSocket here: an upgrade request is answered as plain HTTP
         log_config=_log_config(),
     )
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse, before anything says it serves, a port another process listens on."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise fail(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (serve --host)"
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise fail(
+                    f"port {port} on {host} is already in use (another cdrstore serve?): stop"
+                    f" that process, or choose another port with --port N (with make run:"
+                    f" PORT=9000 make run)"
+                ) from None
+            raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def _share_metrics_between_workers() -> None:

@@ -10,7 +10,7 @@ from typing import Final
 
 from ..contract import APP_ID_PATTERN, SCOPES
 from ..errors import DomainError, Forbidden, Unauthenticated
-from ..store import App, Store, TokenInfo, UnknownApp
+from ..store import App, RemovedApp, Store, TokenInfo, UnknownApp
 from ..tokens import hash_matches, hash_secret, looks_like_secret, new_secret
 
 _APP_ID = re.compile(APP_ID_PATTERN)
@@ -23,6 +23,10 @@ class InvalidAccount(DomainError):
 
 class UnknownToken(DomainError):
     """No token has this ID or secret."""
+
+
+class AppInUse(DomainError):
+    """The app still has active tokens: deleting it would cut off whoever holds them."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,22 @@ def list_apps(store: Store) -> list[tuple[App, int]]:
     """Every app with how many records it holds (counted app by app: every query that touches
     records names one app, so that a distributed database can route it)."""
     return [(app, store.records.count_records(app.app_id)) for app in store.accounts.list_apps()]
+
+
+def delete_app(store: Store, app_id: str, force: bool = False) -> RemovedApp:
+    """Remove the app with its records, counts, identities and tokens, in one transaction;
+    refused while it has active tokens unless `force`."""
+    require_app(store, app_id)
+    if not force:
+        now = time.time()
+        active = [t.token_id for t in store.accounts.list_tokens(app_id) if t.is_active(now)]
+        if active:
+            raise AppInUse(
+                f"app {app_id!r} has {len(active)} active token{'s' if len(active) > 1 else ''}"
+                f" ({', '.join(active)}): revoke {'them' if len(active) > 1 else 'it'} first,"
+                " or delete with --force"
+            )
+    return store.records.delete_app(app_id)
 
 
 def issue_token(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -20,6 +21,7 @@ DEMO_APP_ID: Final = "demo"
 DEMO_APP_NAME: Final = "Demo contact centre"
 DEMO_SCOPES: Final = frozenset({"read", "ingest"})
 SEED_BATCH: Final = 10_000
+DEMO_DAYS: Final = 60  # the demo's weeks: the 60 days up to the present hour
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,17 @@ class DemoToken:
     replaced: bool  # the token file held a token that is no longer valid
 
 
-def _batches(records: int, seed: int) -> Iterator[list[StoredRecord]]:
+def demo_start(now: datetime) -> datetime:
+    """Where the demo's weeks start for them to end at the hour `now` falls in."""
+    return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(
+        days=DEMO_DAYS
+    )
+
+
+def _batches(records: int, seed: int, start: datetime) -> Iterator[list[StoredRecord]]:
     encoder = msgspec.json.Encoder()
     batch: list[StoredRecord] = []
-    for wire in generate(records, seed):
+    for wire in generate(records, seed, start=start, days=DEMO_DAYS):
         batch.append(decode_record(encoder.encode(wire)))
         if len(batch) == SEED_BATCH:
             yield batch
@@ -48,13 +57,15 @@ def _batches(records: int, seed: int) -> Iterator[list[StoredRecord]]:
         yield batch
 
 
-def seed_demo(store: Store, records: int, seed: int) -> DemoData:
-    """Create the demo app and fill it with synthetic records, unless it holds some already."""
+def seed_demo(store: Store, records: int, seed: int, now: datetime | None = None) -> DemoData:
+    """Create the demo app and fill it with synthetic records over the 60 days up to the present
+    hour, unless it holds some already. The same seed in the same hour gives the same records."""
     created = ensure_app(store, DEMO_APP_ID, DEMO_APP_NAME)
     held = store.records.count_records(DEMO_APP_ID)
     if held:
         return DemoData(created, held, 0)
-    for batch in _batches(records, seed):
+    start = demo_start(now or datetime.now(UTC))
+    for batch in _batches(records, seed, start):
         store.records.ingest(DEMO_APP_ID, batch)
     return DemoData(created, 0, records)
 

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine, make_url
 from ..record import IngestSummary
 from . import migrate
 from .accounts import AccountStore
-from .base import App, BatchWriter, Page, RecordStore, RetentionReport, TokenInfo
+from .base import App, BatchWriter, Page, RecordStore, RemovedApp, RetentionReport, TokenInfo
 from .errors import (
     AppExists,
     SchemaNotCurrent,
@@ -95,6 +95,7 @@ __all__ = [
     "IngestSummary",
     "Page",
     "RecordStore",
+    "RemovedApp",
     "RetentionReport",
     "SchemaNotCurrent",
     "Store",

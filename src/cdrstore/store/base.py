@@ -58,6 +58,14 @@ class RetentionReport:
     dropped_partitions: list[str]
 
 
+@dataclass(frozen=True)
+class RemovedApp:
+    """What `delete_app` removed with the app."""
+
+    records: int
+    tokens: int
+
+
 class BatchWriter(ABC):
     """Writes an app's records inside one transaction; committed when its context exits cleanly."""
 
@@ -77,6 +85,7 @@ class RecordStore(ABC):
         "count_records",
         "apply_retention",
         "refresh_statistics",
+        "delete_app",
     )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -110,6 +119,11 @@ class RecordStore(ABC):
     ) -> RetentionReport:
         """Remove the records of these apps with callDate < cutoff. `every_app`: the apps are all
         there are, so whole partitions older than the cutoff may go at once."""
+
+    @abstractmethod
+    def delete_app(self, app_id: str) -> RemovedApp:
+        """Remove the app and everything it holds (records, counts, identities, tokens) in one
+        transaction. The rate-limit windows are keyed by token, not by app: they expire alone."""
 
     @abstractmethod
     def refresh_statistics(self) -> None:

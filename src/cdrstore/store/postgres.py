@@ -334,6 +334,9 @@ class PostgresRecords(SqlRecords):
                 conn.rollback()
                 raise
 
+    def _delete_identities(self, cursor: Any, app_id: str) -> None:
+        cursor.execute("DELETE FROM call_ids WHERE app_id = %s", (app_id,))
+
     def _expire_identities(self, cursor: Any, app_id: str, cutoff_ms: int) -> None:
         cursor.execute(
             "DELETE FROM call_ids WHERE app_id = %s AND call_date < %s", (app_id, cutoff_ms)

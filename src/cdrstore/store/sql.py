@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from ..query import PageQuery
-from .base import Page, RecordStore, RetentionReport
+from .base import Page, RecordStore, RemovedApp, RetentionReport
 from .codes import CALL_TYPE_CODES, STATUS_CODES
+from .errors import UnknownApp
 from .paging import SEEK_MIN_OFFSET, bucket_of, seek
 from .schema import COUNT_BUCKET_MS
 
@@ -117,6 +118,23 @@ class SqlRecords(RecordStore):
 
     def _expire_identities(self, cursor: Any, app_id: str, cutoff_ms: int) -> None:
         """Forget the identities of expired records, where the backend keeps them apart."""
+
+    def _delete_identities(self, cursor: Any, app_id: str) -> None:
+        """Forget every identity of the app, where the backend keeps them apart."""
+
+    def delete_app(self, app_id: str) -> RemovedApp:
+        mark = self.mark
+        with self._writing() as cursor:
+            cursor.execute(f"DELETE FROM calls WHERE app_id = {mark}", (app_id,))
+            records = max(cursor.rowcount, 0)
+            cursor.execute(f"DELETE FROM call_counts WHERE app_id = {mark}", (app_id,))
+            self._delete_identities(cursor, app_id)
+            cursor.execute(f"DELETE FROM tokens WHERE app_id = {mark}", (app_id,))
+            tokens = max(cursor.rowcount, 0)
+            cursor.execute(f"DELETE FROM apps WHERE app_id = {mark}", (app_id,))
+            if cursor.rowcount != 1:
+                raise UnknownApp(app_id)  # rolls the transaction back
+        return RemovedApp(records, tokens)
 
     def count_records(self, app_id: str) -> int:
         with self._reading() as cursor:
