@@ -195,6 +195,41 @@ def test_excel_csv_has_a_bom_keeps_the_plus_and_adds_talk_time(cli):
     assert cli("export", "--app", "acme", "--excel").stdout.startswith("\ufeffid,")
 
 
+def test_excel_csv_neither_runs_formulas_nor_loses_leading_zeros(cli):
+    hostile = [
+        record(id="f1", callerFirstName='=HYPERLINK("http://x")', callee="0212345678"),
+        record(id="f2", callerFirstName="-1+1", calleeFirstName="@SUM(A1)", byeReason="\tx"),
+    ]
+    load(cli, "acme", hostile)
+    cli("export", "--app", "acme", "--excel", "-o", "calls.csv")
+    text = (cli.dir / "calls.csv").read_bytes().decode("utf-8-sig")
+    first, second = csv.DictReader(io.StringIO(text, newline=""))
+    assert first["callerFirstName"] == '="=HYPERLINK(""http://x"")"'
+    assert first["callee"] == '="0212345678"'
+    assert second["callerFirstName"] == '="-1+1"' and second["calleeFirstName"] == '="@SUM(A1)"'
+    assert second["byeReason"] == '="\tx"'
+
+
+@pytest.mark.parametrize("lifetime", ["99999999d", "999999999w", "\u0669\u0660d"])
+def test_durations_out_of_range_or_in_other_digits_are_refused(cli, lifetime):
+    cli("apps", "create", "Acme", "--id", "acme")
+    proc = cli(
+        "tokens",
+        "create",
+        "--app",
+        "acme",
+        "--scope",
+        "read",
+        "--expires-in",
+        lifetime,
+        check=False,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "units:" in proc.stderr
+    age = cli("retention", "apply", "--older-than", lifetime, "--dry-run", check=False)
+    assert age.returncode == 2 and "Traceback" not in age.stderr
+
+
 def test_plain_csv_is_unchanged(cli):
     load(cli, "acme", SPREADSHEET_RECORDS)
     raw = cli("export", "--app", "acme", "--format", "csv").stdout.encode()
@@ -278,6 +313,7 @@ def test_demo_weeks_end_at_the_present_hour(cli):
         ["export", "--app", "demo"],
         ["retention", "apply", "--older-than", "90d", "--dry-run"],
         ["apps", "delete", "demo", "--yes"],
+        ["import", "--app", "demo", "-"],  # it needs an app, so an existing database
     ],
 )
 def test_a_reading_command_does_not_create_the_default_database(tmp_path, args):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-_DURATION = re.compile(r"(\d{1,9})(s|m|h|d|w|mo|y)\Z")
+_DURATION = re.compile(r"([0-9]{1,9})(s|m|h|d|w|mo|y)\Z")  # ASCII digits only
 _UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _CALENDAR_MONTHS: Final = {"mo": 1, "y": 12}
 UNITS: Final = (
@@ -37,14 +37,20 @@ class Duration:
     unit: str
 
     def after(self, moment: datetime) -> datetime:
-        if self.unit in _UNIT_SECONDS:
-            return moment + timedelta(seconds=self.count * _UNIT_SECONDS[self.unit])
-        return _add_months(moment, self.count * _CALENDAR_MONTHS[self.unit])
+        return self._shift(moment, 1)
 
     def before(self, moment: datetime) -> datetime:
-        if self.unit in _UNIT_SECONDS:
-            return moment - timedelta(seconds=self.count * _UNIT_SECONDS[self.unit])
-        return _add_months(moment, -self.count * _CALENDAR_MONTHS[self.unit])
+        return self._shift(moment, -1)
+
+    def _shift(self, moment: datetime, sign: int) -> datetime:
+        try:
+            if self.unit in _UNIT_SECONDS:
+                return moment + sign * timedelta(seconds=self.count * _UNIT_SECONDS[self.unit])
+            return _add_months(moment, sign * self.count * _CALENDAR_MONTHS[self.unit])
+        except (OverflowError, ValueError):
+            raise ValueError(
+                f"{self.count}{self.unit} reaches beyond the years 1-9999; units: {UNITS_TEXT}"
+            ) from None
 
 
 def parse_duration(

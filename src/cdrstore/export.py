@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import typing
 from abc import ABC, abstractmethod
 from typing import IO, Any, Final
@@ -100,17 +101,26 @@ def flatten(record: dict[str, Any]) -> list[Any]:
 
 
 def talk_seconds(record: dict[str, Any]) -> int | str:
-    """Whole seconds from callDate to callEndTime; empty when the call has no end time."""
-    end = record.get("callEndTime")
-    if not end:
+    """Whole seconds from callDate to callEndTime; empty when the call has no end time (or, from
+    another server, no readable one)."""
+    end, start = record.get("callEndTime"), record.get("callDate")
+    if not end or not isinstance(end, str) or not isinstance(start, str):
         return ""
-    return round((parse_timestamp(end) - parse_timestamp(record["callDate"])) / 1000)
+    try:
+        return round((parse_timestamp(end) - parse_timestamp(start)) / 1000)
+    except ValueError:
+        return ""
+
+
+# What a spreadsheet would read as a formula or a number and so change: a leading `+` or `0` of a
+# phone number lost, or (from text any API client wrote) `=`, `-`, `@`, a tab or a CR run as a
+# formula (CSV injection).
+_ALTERED_BY_SPREADSHEETS = re.compile(r"[+=\-@\t\r]|0[0-9]")
 
 
 def as_spreadsheet_text(value: Any) -> Any:
-    """A value a spreadsheet would turn into a number, losing its leading `+` (a phone number), as
-    a formula that gives the text back; anything else as it is."""
-    if isinstance(value, str) and value.startswith("+"):
+    """A text a spreadsheet would alter, as a formula that gives the text back, unchanged."""
+    if isinstance(value, str) and _ALTERED_BY_SPREADSHEETS.match(value):
         return '="' + value.replace('"', '""') + '"'
     return value
 

@@ -22,7 +22,9 @@ from .output import choose_format, progress, write_docs
 retention_cli = typer.Typer(help="Remove records past their retention age.", no_args_is_help=True)
 
 DEMO_TOKEN_FILE: Final = "cdrstore-demo.token"
-IMPORT_FORMATS: Final = ("json",)  # the CDR sources' formats join this list
+JSON_FORMAT: Final = (
+    "json"  # JSON array, {"result": [...]} or NDJSON; the sources' formats beside it
+)
 
 
 # --- import -----------------------------------------------------------------------------------
@@ -68,24 +70,42 @@ def import_(
         str,
         typer.Option(
             "--format",
-            help='json: a JSON array, {"result": [...]} or NDJSON (told apart by the first byte).',
+            help='json: a JSON array, {"result": [...]} or NDJSON (told apart by the first byte);'
+            " or a CDR source's format (docs/sources/).",
         ),
-    ] = "json",
+    ] = JSON_FORMAT,
     ignore_unknown: Annotated[
         bool,
         typer.Option(
             "--ignore-unknown", help="Drop keys the record model does not know instead of failing."
         ),
     ] = False,
+    internal: Annotated[
+        str | None,
+        typer.Option(
+            help="Sources: a regular expression for the internal extensions (direction, onnet)."
+        ),
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option(help="Sources: the time zone of times written without an offset (UTC)."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Import records with POST's validation and idempotency, all files in one transaction."""
+    from ..ingest.sources import FORMATS, Policy
+    from ..ingest.sources.policy import PolicyError
     from ..ops.imports import import_files
     from ..store import UnknownApp
 
-    if fmt not in IMPORT_FORMATS:
-        raise fail(f"--format must be one of {', '.join(IMPORT_FORMATS)}, got {fmt!r}", EXIT_USAGE)
-    store = open_db(db)
+    known = (JSON_FORMAT, *sorted(FORMATS))
+    if fmt not in known:
+        raise fail(f"--format must be one of {', '.join(known)}, got {fmt!r}", EXIT_USAGE)
+    try:
+        policy = Policy.from_options(internal, tz)
+    except PolicyError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    store = open_db(db, creates=False)  # an import needs an app, so an existing database
     sources = _open_sources(files)
     total_bytes = sum(s.size or 0 for s in sources) if all(s.size for s in sources) else None
     started = time.perf_counter()
@@ -100,6 +120,8 @@ def import_(
                 jobs,
                 lambda done, read: bar.update(task, completed=read, records=done),
                 ignore_unknown,
+                FORMATS.get(fmt),
+                policy,
             )
         except UnknownApp as exc:
             hint = f"create it with `cdrstore apps create NAME --id {app_id}`"

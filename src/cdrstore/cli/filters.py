@@ -87,7 +87,7 @@ OPTION_OF_PARAMETER: Final = {
     "limit": "--limit",
 }
 _PARAMETER = re.compile(r"\b(" + "|".join(OPTION_OF_PARAMETER) + r")\b")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
 def as_instant(text: str | None) -> str | None:
@@ -115,7 +115,10 @@ def checked(filters: CallFilters) -> PageQuery:
     try:
         return filters.checked()
     except QueryError as exc:
-        raise fail(in_option_names(exc.message), EXIT_USAGE) from None
+        message = in_option_names(exc.message)
+        if message.startswith(("invalid --since:", "invalid --until:")):
+            message += "; or a date, 2026-11-01, meaning its midnight UTC"
+        raise fail(message, EXIT_USAGE) from None
 
 
 def _gather(values: dict[str, Any], own: dict[str, Any]) -> CallFilters:

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..export import EXPORT_FORMATS, FORMAT_OF_EXTENSION, open_writer
 from ..timestamps import parse_timestamp
-from .common import EXIT_USAGE, err, fail, out
+from .common import EXIT_USAGE, err, fail, out, plural
 
 
 def check_format(fmt: str) -> None:
@@ -73,7 +73,8 @@ def write_docs(
                 stream.close()
     elapsed = time.perf_counter() - started
     if output is not None:
-        err.print(f"{what}: {writer.count:,} records to {output} ({elapsed:.1f} s)")
+        records = plural(writer.count, "record")
+        err.print(f"{what}: {writer.count:,} {records} to {output} ({elapsed:.1f} s)")
     return writer.count
 
 

@@ -12,7 +12,7 @@ import typer
 
 from .. import __version__
 from ..settings import DATABASE_URL_ENV, MULTIPROC_DIR_ENV, Settings
-from .common import DbOption, chosen_database, err, fail
+from .common import DbOption, chosen_database, err, fail, plural
 from .database import open_db
 from .signatures import option, with_options
 
@@ -92,7 +92,7 @@ def _serve(
     os.environ[DATABASE_URL_ENV] = url  # every worker builds its app from the environment
     err.print(
         f"cdrstore {__version__} serving {redact_url(url)} on http://{host}:{port} "
-        f"({workers} worker{'s' if workers > 1 else ''}); API docs at http://{host}:{port}/docs"
+        f"({workers} {plural(workers, 'worker')}); API docs at http://{host}:{port}/docs"
         + (f", metrics at http://{host}:{port}/metrics" if settings.metrics else "")
     )
     from ..api.protocol import HeaderDeadlineProtocol  # reads its timeout from the environment

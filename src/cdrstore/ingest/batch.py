@@ -95,12 +95,17 @@ def split_ndjson(body: bytes) -> list[bytes]:
 Decoded = list[tuple[int, StoredRecord | list[RecordError]]]
 
 
-def decode_chunk(
-    raws: Iterable[tuple[int, bytes | msgspec.Raw]], ignore_unknown: bool = False
-) -> Decoded:
+RawRecord = bytes | msgspec.Raw | list[RecordError]
+"""A record as JSON, or (from a source format) the errors of a row that could not be converted."""
+
+
+def decode_chunk(raws: Iterable[tuple[int, RawRecord]], ignore_unknown: bool = False) -> Decoded:
     """Each raw record decoded and checked on its own (pure: safe to run in a worker process)."""
     out: Decoded = []
     for index, raw in raws:
+        if isinstance(raw, list):
+            out.append((index, raw))
+            continue
         try:
             out.append((index, decode_record(raw, ignore_unknown=ignore_unknown)))
         except RecordInvalid as exc:
@@ -126,7 +131,7 @@ class BatchValidator:
     invalid: int = 0
 
     def validate(
-        self, raws: Iterable[tuple[int, bytes | msgspec.Raw]], ignore_unknown: bool = False
+        self, raws: Iterable[tuple[int, RawRecord]], ignore_unknown: bool = False
     ) -> list[StoredRecord]:
         return self.accept(decode_chunk(raws, ignore_unknown))
 

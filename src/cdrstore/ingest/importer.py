@@ -12,19 +12,20 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Final
 
 from ..contract import BATCH_MAX_RECORDS, BATCH_MAX_REPORTED_ERRORS
 from ..record import IngestSummary, StoredRecord
 from .batch import (
     BatchValidator,
     Decoded,
-    Layout,
+    RawRecord,
     RecordError,
     decode_chunk,
     detect_layout,
     read_file_chunks,
 )
+from .sources import Policy, SourceFormat
 
 CHUNK_RECORDS = BATCH_MAX_RECORDS
 
@@ -52,8 +53,12 @@ def default_jobs() -> int:
     return max(1, min(4, (os.cpu_count() or 1)))
 
 
+def _size(chunk: list[tuple[int, RawRecord]]) -> int:
+    return sum(len(raw) for _, raw in chunk if not isinstance(raw, list))
+
+
 def _decoded_chunks(
-    chunks: Iterator[list[tuple[int, bytes]]],
+    chunks: Iterator[list[tuple[int, RawRecord]]],
     pool: ProcessPoolExecutor | None,
     jobs: int,
     ignore_unknown: bool,
@@ -61,12 +66,11 @@ def _decoded_chunks(
     """(decoded chunk, raw bytes) in file order; at most 2 x jobs chunks in flight."""
     if pool is None:
         for chunk in chunks:
-            yield decode_chunk(chunk, ignore_unknown), sum(len(raw) for _, raw in chunk)
+            yield decode_chunk(chunk, ignore_unknown), _size(chunk)
         return
     pending: deque[tuple[Future[Decoded], int]] = deque()
     for chunk in chunks:
-        size = sum(len(raw) for _, raw in chunk)
-        pending.append((pool.submit(decode_chunk, chunk, ignore_unknown), size))
+        pending.append((pool.submit(decode_chunk, chunk, ignore_unknown), _size(chunk)))
         if len(pending) >= 2 * jobs:
             future, size = pending.popleft()
             yield future.result(), size
@@ -75,14 +79,38 @@ def _decoded_chunks(
         yield future.result(), size
 
 
+DEFAULT_POLICY: Final = Policy()
 Write = Callable[[list[StoredRecord]], IngestSummary]
 """Stores a chunk of valid records (inside the caller's transaction)."""
 
 
-def _locator(name: str, layout: Layout) -> Callable[[int], str]:
-    if layout == "ndjson":
+def _locator(name: str, by_line: bool) -> Callable[[int], str]:
+    if by_line:
         return lambda line: f"{name}:{line}"
     return lambda index: f"{name} index {index}"
+
+
+def _chunked(items: Iterator[tuple[int, RawRecord]]) -> Iterator[list[tuple[int, RawRecord]]]:
+    chunk: list[tuple[int, RawRecord]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= CHUNK_RECORDS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _raw_records(
+    source: ImportSource, source_format: SourceFormat | None, policy: Policy
+) -> tuple[Iterator[list[tuple[int, RawRecord]]], Callable[[int], str]]:
+    """The source's records in chunks, and how a position in it reads."""
+    if source_format is not None:
+        records = source_format.convert(source.stream, source.name, policy)
+        return _chunked(records), _locator(source.name, source_format.unit == "line")
+    layout = detect_layout(source.stream, source.name)
+    chunks = read_file_chunks(source.stream, layout, CHUNK_RECORDS)
+    return chunks, _locator(source.name, layout == "ndjson")  # type: ignore[return-value]
 
 
 def validate_and_write(
@@ -91,6 +119,8 @@ def validate_and_write(
     jobs: int = 1,
     progress: Progress | None = None,
     ignore_unknown: bool = False,
+    source_format: SourceFormat | None = None,
+    policy: Policy = DEFAULT_POLICY,
 ) -> ImportResult:
     """Validate every record of every source; write the valid ones until the first invalid one is
     seen. `invalid` > 0 in the result means the caller must not keep what was written; a source
@@ -101,10 +131,8 @@ def validate_and_write(
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=gc.disable) if jobs > 1 else None
     try:
         for source in sources:
-            layout = detect_layout(source.stream, source.name)
-            locate = _locator(source.name, layout)
+            chunks, locate = _raw_records(source, source_format, policy)
             validator = BatchValidator(locate=locate, seen=seen)
-            chunks = read_file_chunks(source.stream, layout, CHUNK_RECORDS)
             for decoded, size in _decoded_chunks(chunks, pool, jobs, ignore_unknown):
                 records = validator.accept(decoded)
                 if not result.invalid and not validator.invalid:

@@ -9,7 +9,14 @@ from __future__ import annotations
 import logging
 
 from ..gcpause import gc_paused
-from ..ingest.importer import ImportResult, ImportSource, Progress, validate_and_write
+from ..ingest.importer import (
+    DEFAULT_POLICY,
+    ImportResult,
+    ImportSource,
+    Progress,
+    validate_and_write,
+)
+from ..ingest.sources import Policy, SourceFormat
 from ..record import IngestSummary
 from ..store import Store
 from .accounts import require_app
@@ -28,13 +35,18 @@ def import_files(
     jobs: int = 1,
     progress: Progress | None = None,
     ignore_unknown: bool = False,
+    source_format: SourceFormat | None = None,
+    policy: Policy = DEFAULT_POLICY,
 ) -> ImportResult:
-    """Validate and store every record of every source, or nothing (`invalid` > 0)."""
+    """Validate and store every record of every source, or nothing (`invalid` > 0). Sources are
+    JSON or NDJSON, or in a CDR source's own format read by `source_format` under `policy`."""
     require_app(store, app_id)
     result = ImportResult()
     try:
         with gc_paused(), store.records.writer(app_id) as writer:
-            result = validate_and_write(sources, writer.write, jobs, progress, ignore_unknown)
+            result = validate_and_write(
+                sources, writer.write, jobs, progress, ignore_unknown, source_format, policy
+            )
             if result.invalid:
                 raise _RollBack
     except _RollBack:

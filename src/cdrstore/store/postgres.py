@@ -205,6 +205,8 @@ def _stage(cur: psycopg.Cursor[Any], ordered: Sequence[StoredRecord]) -> None:
 
 class PostgresRecords(SqlRecords):
     mark = "%s"
+    lock_app_to_write = " FOR SHARE"
+    lock_app_to_delete = " FOR UPDATE"
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
@@ -268,6 +270,8 @@ class PostgresRecords(SqlRecords):
     def writer(self, app_id: str) -> Iterator[BatchWriter]:
         with self._raw() as conn:
             try:
+                with conn.cursor() as cursor:
+                    self._require_app(cursor, app_id, self.lock_app_to_write)
                 yield PostgresWriter(self, conn, app_id)
                 conn.commit()
             except BaseException:

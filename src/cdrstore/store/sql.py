@@ -122,9 +122,22 @@ class SqlRecords(RecordStore):
     def _delete_identities(self, cursor: Any, app_id: str) -> None:
         """Forget every identity of the app, where the backend keeps them apart."""
 
+    # How a writer holds the app's row while it writes: nothing more on SQLite, where one writer
+    # at a time holds the whole database; on PostgreSQL a lock that `delete_app` waits for.
+    lock_app_to_write = ""
+    lock_app_to_delete = ""
+
+    def _require_app(self, cursor: Any, app_id: str, lock: str) -> None:
+        """UnknownApp unless the app exists, seen inside the caller's write transaction: records
+        are never written for an app deleted meanwhile (they would come back with its ID)."""
+        cursor.execute(f"SELECT 1 FROM apps WHERE app_id = {self.mark}{lock}", (app_id,))
+        if cursor.fetchone() is None:
+            raise UnknownApp(app_id)
+
     def delete_app(self, app_id: str) -> RemovedApp:
         mark = self.mark
         with self._writing() as cursor:
+            self._require_app(cursor, app_id, self.lock_app_to_delete)
             cursor.execute(f"DELETE FROM calls WHERE app_id = {mark}", (app_id,))
             records = max(cursor.rowcount, 0)
             cursor.execute(f"DELETE FROM call_counts WHERE app_id = {mark}", (app_id,))

@@ -111,6 +111,7 @@ class SqliteRecords(SqlRecords):
     @contextmanager
     def writer(self, app_id: str) -> Iterator[BatchWriter]:
         with self._writing() as cursor:
+            self._require_app(cursor, app_id, self.lock_app_to_write)
             yield SqliteWriter(cursor, app_id)
 
     @contextmanager
