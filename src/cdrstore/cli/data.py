@@ -13,6 +13,7 @@ from rich.progress import BarColumn, TaskProgressColumn, TextColumn
 from ..contract import BATCH_MAX_REPORTED_ERRORS, call_detail_path
 from ..errors import DomainError
 from ..ingest.importer import ImportResult, ImportSource, default_jobs
+from ..ingest.sources import SourceFormat
 from ..query import CallFilters
 from .common import EXIT_USAGE, DbOption, err, fail, out, plural, refusals
 from .database import open_db
@@ -50,14 +51,35 @@ def _report_invalid(result: ImportResult) -> typer.Exit:
     return fail(f"{result.invalid} invalid record(s){listed}; nothing imported")
 
 
+def _csv_format(files: list[str], mapping: Path | None, infer: bool) -> SourceFormat:
+    """The csv format bound to its mapping; with --infer, the starting mapping printed instead."""
+    from ..ingest.sources.csvmap import MappedCsv, Mapping, MappingError, infer_from
+
+    if infer:
+        out.print(infer_from(Path(files[0])), markup=False, end="")
+        raise typer.Exit()
+    if mapping is None:
+        raise fail(
+            "--format csv needs --mapping FILE.toml (`cdrstore import --format csv --infer FILE`"
+            " prints a starting one)",
+            EXIT_USAGE,
+        )
+    try:
+        return MappedCsv(Mapping.load(mapping))
+    except MappingError as exc:
+        raise fail(exc.message, EXIT_USAGE) from None
+
+
 def import_(
-    app_id: Annotated[str, typer.Option("--app", help="The app to import into.")],
     files: Annotated[
         list[str],
         typer.Argument(
             metavar="FILE", help='JSON array, {"result": [...]} or NDJSON files; - for stdin.'
         ),
     ],
+    app_id: Annotated[
+        str | None, typer.Option("--app", help="The app to import into (required).")
+    ] = None,
     jobs: Annotated[
         int,
         typer.Option(
@@ -90,6 +112,16 @@ def import_(
         str | None,
         typer.Option(help="Sources: the time zone of times written without an offset (UTC)."),
     ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="--format csv: the TOML file mapping columns to record fields."),
+    ] = None,
+    infer: Annotated[
+        bool,
+        typer.Option(
+            help="--format csv: print a starting mapping from the file's header, and stop."
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Import records with POST's validation and idempotency, all files in one transaction."""
@@ -105,6 +137,9 @@ def import_(
         policy = Policy.from_options(internal, tz)
     except PolicyError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
+    source_format = _csv_format(files, mapping, infer) if fmt == "csv" else FORMATS.get(fmt)
+    if app_id is None:
+        raise fail("missing option --app: the app to import into", EXIT_USAGE)
     store = open_db(db, creates=False)  # an import needs an app, so an existing database
     sources = _open_sources(files)
     total_bytes = sum(s.size or 0 for s in sources) if all(s.size for s in sources) else None
@@ -120,7 +155,7 @@ def import_(
                 jobs,
                 lambda done, read: bar.update(task, completed=read, records=done),
                 ignore_unknown,
-                FORMATS.get(fmt),
+                source_format,
                 policy,
             )
         except UnknownApp as exc:

@@ -34,12 +34,13 @@ class Envelope(msgspec.Struct, forbid_unknown_fields=True):
 _BODY_DECODER: Final = msgspec.json.Decoder(list[msgspec.Raw] | Envelope)
 
 
-class RecordError(msgspec.Struct):
+class RecordError(msgspec.Struct, omit_defaults=True):
     """One invalid record of a batch, as the 400 body lists it."""
 
     index: int
     field: str
     message: str
+    column: int = 0  # a CSV source's column (1-based), for FILE:LINE:COLUMN; never served
 
 
 class BatchError(DomainError):

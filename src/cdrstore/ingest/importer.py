@@ -143,7 +143,10 @@ def validate_and_write(
                     progress(done, read)
             result.invalid += validator.invalid
             room = BATCH_MAX_REPORTED_ERRORS - len(result.errors)
-            result.errors += [(locate(e.index), e) for e in validator.errors[: max(0, room)]]
+            result.errors += [
+                (locate(e.index) + (f":{e.column}" if e.column else ""), e)
+                for e in validator.errors[: max(0, room)]
+            ]
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

@@ -36,4 +36,6 @@ def register(source_format: SourceFormat) -> SourceFormat:
     return source_format
 
 
-__all__ = ["FORMATS", "Converted", "Policy", "SourceFormat", "register"]
+from . import asterisk, csvmap  # noqa: E402  (each registers its format)
+
+__all__ = ["FORMATS", "Converted", "Policy", "SourceFormat", "asterisk", "csvmap", "register"]
