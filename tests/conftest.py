@@ -87,7 +87,9 @@ def postgres_url() -> Iterator[str]:
 
 def empty_postgres(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE apps, tokens, calls, call_ids, call_counts CASCADE")
+        conn.execute(
+            "TRUNCATE apps, tokens, calls, call_ids, call_counts, source_positions CASCADE"
+        )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -72,6 +72,23 @@ class BatchWriter(ABC):
     @abstractmethod
     def write(self, records: Sequence[StoredRecord]) -> IngestSummary: ...
 
+    @abstractmethod
+    def keep_position(self, source: str, position: str) -> None:
+        """Where `source` was read up to, committed with the records written here."""
+
+
+SourcePosition = tuple[str, str]
+"""(source, position): where a CDR source was read up to."""
+
+
+def write_batch(
+    writer: BatchWriter, records: Sequence[StoredRecord], at: SourcePosition | None
+) -> IngestSummary:
+    summary = writer.write(records) if records else IngestSummary.empty()
+    if at is not None:
+        writer.keep_position(*at)
+    return summary
+
 
 class RecordStore(ABC):
     """An app's call records on one backend. Every public method raises only store errors: a
@@ -83,6 +100,7 @@ class RecordStore(ABC):
         "page",
         "iter_docs",
         "count_records",
+        "position",
         "apply_retention",
         "refresh_statistics",
         "delete_app",
@@ -98,10 +116,12 @@ class RecordStore(ABC):
     def writer(self, app_id: str) -> AbstractContextManager[BatchWriter]:
         """A transaction to write one app's records in; rolled back if the block raises."""
 
-    def ingest(self, app_id: str, records: Sequence[StoredRecord]) -> IngestSummary:
-        """Write one batch in a transaction of its own."""
+    def ingest(
+        self, app_id: str, records: Sequence[StoredRecord], at: SourcePosition | None = None
+    ) -> IngestSummary:
+        """Write one batch in a transaction of its own (with where its source was read up to)."""
         with self.writer(app_id) as writer:
-            return writer.write(records)
+            return write_batch(writer, records, at)
 
     @abstractmethod
     def page(self, app_id: str, query: PageQuery) -> Page: ...
@@ -112,6 +132,10 @@ class RecordStore(ABC):
 
     @abstractmethod
     def count_records(self, app_id: str) -> int: ...
+
+    @abstractmethod
+    def position(self, app_id: str, source: str) -> str | None:
+        """Where `source` was last read up to for this app (None: never)."""
 
     @abstractmethod
     def apply_retention(

@@ -30,13 +30,13 @@ from sqlalchemy.engine import Engine, make_url
 
 from ..record import IngestSummary, StoredRecord
 from . import Store
-from .base import BatchWriter
+from .base import BatchWriter, SourcePosition, write_batch
 from .codes import CALL_TYPE_CODES, STATUS_CODES
 from .errors import register_driver
 from .paging import bucket_of
 from .plan import BatchPlan, StoredRow, plan_batch
 from .schema import calls
-from .sql import SqlRecords
+from .sql import SqlRecords, keep_position
 from .windows import PostgresWindows
 
 register_driver(psycopg.Error, psycopg.OperationalError)
@@ -122,6 +122,10 @@ class PostgresWriter(BatchWriter):
             stale = [i for i in existing if i not in stored]
             self._apply(cur, plan, stale, len(ordered))
         return plan.summary(len(records))
+
+    def keep_position(self, source: str, position: str) -> None:
+        with self.connection.cursor() as cur:
+            keep_position(cur, "%s", self.app_id, source, position)
 
     def _claim_new(self, cur: psycopg.Cursor[Any]) -> set[str]:
         """Claim the identities of the staged records that are new, in id order; a row a
@@ -278,10 +282,12 @@ class PostgresRecords(SqlRecords):
                 conn.rollback()
                 raise
 
-    def ingest(self, app_id: str, records: Sequence[StoredRecord]) -> IngestSummary:
+    def ingest(
+        self, app_id: str, records: Sequence[StoredRecord], at: SourcePosition | None = None
+    ) -> IngestSummary:
         def attempt() -> IngestSummary:
             with self.writer(app_id) as writer:
-                return writer.write(records)
+                return write_batch(writer, records, at)
 
         counts = retrying(attempt)
         self._analyse_first_rows({month_of(r.call_date_ms) for r in records})

@@ -24,6 +24,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.types import TypeEngine
@@ -133,4 +134,18 @@ rate_windows = Table(
     Column("used", Integer, nullable=False),
     info=POSTGRESQL_ONLY,
     sqlite_with_rowid=False,
+)
+
+# Where a CDR source's follower or mirror has read up to (an opaque position of the source's own:
+# a row id, a time window), written in the same transaction as the records it read.
+source_positions = Table(
+    "source_positions",
+    metadata,
+    Column("app_id", text_key(APP_ID_LENGTH), nullable=False),
+    Column(
+        "source", String(200), nullable=False
+    ),  # which source: e.g. kamailio:<url>, mirror:<url>
+    Column("position", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),  # epoch seconds
+    PrimaryKeyConstraint("app_id", "source", name="source_positions_pkey"),
 )

@@ -7,6 +7,7 @@ placeholder style differs (`?` for sqlite3, `%s` for psycopg).
 
 from __future__ import annotations
 
+import time
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -149,6 +150,16 @@ class SqlRecords(RecordStore):
                 raise UnknownApp(app_id)  # rolls the transaction back
         return RemovedApp(records, tokens)
 
+    def position(self, app_id: str, source: str) -> str | None:
+        with self._reading() as cursor:
+            cursor.execute(
+                f"SELECT position FROM source_positions WHERE app_id = {self.mark}"
+                f" AND source = {self.mark}",
+                (app_id, source),
+            )
+            row = cursor.fetchone()
+        return None if row is None else str(row[0])
+
     def count_records(self, app_id: str) -> int:
         with self._reading() as cursor:
             cursor.execute(
@@ -225,6 +236,16 @@ class SqlRecords(RecordStore):
             if len(rows) < chunk:
                 return
             key = (rows[-1][0], rows[-1][1])
+
+
+def keep_position(cursor: Any, mark: str, app_id: str, source: str, position: str) -> None:
+    """Record where a source was read up to, in the caller's write transaction."""
+    cursor.execute(
+        "INSERT INTO source_positions (app_id, source, position, updated_at)"
+        f" VALUES ({mark}, {mark}, {mark}, {mark}) ON CONFLICT (app_id, source)"
+        " DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+        (app_id, source, position, int(time.time())),
+    )
 
 
 def expire_rows(

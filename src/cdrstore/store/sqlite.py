@@ -19,7 +19,7 @@ from . import Store
 from .base import BatchWriter
 from .errors import register_driver
 from .plan import StoredRow, plan_batch
-from .sql import SqlRecords
+from .sql import SqlRecords, keep_position
 from .windows import SqliteWindows, counts_file
 
 register_driver(sqlite3.Error, sqlite3.OperationalError)
@@ -88,6 +88,9 @@ class SqliteWriter(BatchWriter):
             [(app_id, *change) for change in plan.count_changes()],
         )
         return plan.summary(len(records))
+
+    def keep_position(self, source: str, position: str) -> None:
+        keep_position(self.cursor, "?", self.app_id, source, position)
 
 
 class SqliteRecords(SqlRecords):
