@@ -69,7 +69,7 @@ DOMAIN = {
 ALLOWED = {
     "store": DOMAIN,
     "ingest": DOMAIN,
-    "ops": DOMAIN | {"store", "ingest", "synth"},
+    "ops": DOMAIN | {"store", "ingest", "synth", "client"},
     "api": DOMAIN | {"ops", "store", "ingest", "__init__"},
     "cli": DOMAIN | {"ops", "store", "ingest", "export", "client", "api", "__init__"},
     "client": DOMAIN,

@@ -13,6 +13,7 @@ from .calls import calls_cli
 from .common import DbOption, fail, global_options, out
 from .data import demo, export_, import_, retention_cli
 from .helptext import tidy_help
+from .mirror import mirror
 from .serve import serve
 
 tidy_help()
@@ -28,6 +29,7 @@ app.command("serve")(serve)
 app.command("import")(import_)
 app.command("export")(export_)
 app.command()(demo)
+app.command()(mirror)
 app.add_typer(apps_cli, name="apps")
 app.add_typer(tokens_cli, name="tokens")
 app.add_typer(db_cli, name="db")
