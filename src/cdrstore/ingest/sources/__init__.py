@@ -36,4 +36,7 @@ def register(source_format: SourceFormat) -> SourceFormat:
     return source_format
 
 
+# The formats, each registering itself (imported last: they use the names above).
+from . import freeswitch  # noqa: E402
+
 __all__ = ["FORMATS", "Converted", "Policy", "SourceFormat", "register"]
