@@ -37,6 +37,6 @@ def register(source_format: SourceFormat) -> SourceFormat:
 
 
 # The formats, each registering itself (imported last: they use the names above).
-from . import freeswitch  # noqa: E402
+from . import freeswitch  # noqa: E402, F401
 
 __all__ = ["FORMATS", "Converted", "Policy", "SourceFormat", "register"]
