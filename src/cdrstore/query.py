@@ -122,6 +122,15 @@ def parse_ingest_query(pairs: Iterable[tuple[str, str]]) -> bool:
     return value == "true"
 
 
+SOURCE_PARAMETERS: Final = ("internal", "tz")
+
+
+def parse_source_query(pairs: Iterable[tuple[str, str]]) -> tuple[str | None, str | None]:
+    """(internal, tz) of a source's ingest POST (docs/sources/README.md); others refused."""
+    given = _named(pairs, SOURCE_PARAMETERS)
+    return given.get("internal") or None, given.get("tz") or None
+
+
 def parse_call_query(pairs: Iterable[tuple[str, str]]) -> PageQuery:
     """A PageQuery from the query string's (name, value) pairs, in any order."""
     given = _named(pairs, QUERY_PARAMETERS)
