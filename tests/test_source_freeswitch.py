@@ -67,13 +67,14 @@ def unreachable() -> dict[str, Any]:
 
 
 def b_leg() -> dict[str, Any]:
-    """The other leg of the sample's call: its own uuid, tied to the A-leg by call_uuid."""
+    """The other leg of the sample's call: its own uuid, tied to the A-leg by
+    originating_leg_uuid (its call_uuid reset to its own uuid, as when the A-leg hung up first)."""
     document = sample()
     v = document["variables"]
     v.update(
         uuid=B_UUID,
         direction="outbound",
-        call_uuid=A_UUID,
+        call_uuid=B_UUID,
         originating_leg_uuid=A_UUID,
         bridge_uuid=A_UUID,
         sip_hangup_disposition="recv_bye",
@@ -212,6 +213,15 @@ def test_a_and_b_legs_share_the_call_id(client, auth):
     assert records[0]["id"] != records[1]["id"]
     assert records[1]["releaseParty"] == "callee"  # recv_bye on the outbound leg
     assert records[1]["fromIP"] == "198.51.100.22"
+
+
+def test_recording_from_record_path_and_name(client, auth):
+    document = sample()
+    document["variables"].update(record_path="/rec/2018/01/11", record_name="a%20b.mp3")
+    assert post(client, auth, document).status_code == 200
+    (event,) = only(client, auth)["recordingEventList"]
+    assert event["startAt"] == "2018-01-11T10:25:47.954Z"  # answer_uepoch
+    assert event["files"][0]["name"] == "a b.mp3" and event["files"][0]["mimeType"] == "audio/mpeg"
 
 
 def test_internal_policy_and_recordings(client, auth):

@@ -146,7 +146,8 @@ class _Recording:
 
 def _recordings(document: dict[str, Any], variables: dict[str, str]) -> list[_Recording]:
     """The files `record_session` / `record` wrote, from the application log (their expanded
-    data), or else from `execute_on_answer=record_session PATH`; in order, each once."""
+    data), or else from `execute_on_answer=record_session PATH`, or else `record_path` +
+    `record_name`; in order, each once."""
     found: dict[str, int] = {}
     log = document.get("app_log")
     apps = log.get("applications") if isinstance(log, dict) else None
@@ -160,6 +161,9 @@ def _recordings(document: dict[str, Any], variables: dict[str, str]) -> list[_Re
     hook = variables.get("execute_on_answer", "").strip().split()
     if not found and len(hook) >= 2 and hook[0] == "record_session":
         found[hook[1]] = _uepoch(variables, "answer_uepoch")
+    folder, name = variables.get("record_path", ""), variables.get("record_name", "")
+    if not found and name:  # as FusionPBX's dialplan sets them
+        found[posixpath.join(folder, name)] = _uepoch(variables, "answer_uepoch")
     return [_Recording(path, started) for path, started in found.items()]
 
 
@@ -202,7 +206,10 @@ def convert_document(document: dict[str, Any], policy: Policy) -> dict[str, Any]
     uuid = pick("uuid")
     if not uuid:
         raise DocumentInvalid("uuid", "no uuid variable nor caller profile uuid")
-    call_id = variables.get("call_uuid") or variables.get("originating_leg_uuid") or uuid
+    # A B-leg names its A-leg in originating_leg_uuid (set by originate, kept to the end); its
+    # call_uuid also does while bridged, but FreeSWITCH resets it to the leg's own uuid when the
+    # bridge ends first on the other side. An A-leg's call_uuid is its own uuid.
+    call_id = variables.get("originating_leg_uuid") or variables.get("call_uuid") or uuid
     start_us = _uepoch(variables, "start_uepoch")
     if not start_us:
         raise DocumentInvalid("start_uepoch", "no start_uepoch: when the call started is unknown")
