@@ -6,9 +6,9 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from litestar.testing import TestClient
 
@@ -87,11 +87,39 @@ def b_leg() -> dict[str, Any]:
     return document
 
 
+# FreeSWITCH's switch_url_encode: escapes control and non-ASCII bytes and SWITCH_URL_UNSAFE, and
+# leaves a `%` that already starts `%XX` alone (so it never double-encodes).
+URL_UNSAFE = '\r\n #%&+:;<=>?@[\\]^`{|}"'
+_ALREADY_ENCODED = re.compile(r"%[0-9A-F]{2}")
+
+
+def fs_url_encode(text: str) -> str:
+    out = []
+    data = text.encode()
+    i = 0
+    while i < len(data):
+        byte = data[i]
+        if _ALREADY_ENCODED.match(data[i : i + 3].decode("latin-1")):
+            out.append(data[i : i + 3].decode())
+            i += 3
+            continue
+        char = chr(byte)
+        unsafe = byte < 0x20 or byte > 0x7E or char in URL_UNSAFE
+        out.append(f"%{byte:02X}" if unsafe else char)
+        i += 1
+    return "".join(out)
+
+
 def url_encoded_values(document: dict[str, Any]) -> dict[str, Any]:
     """As mod_json_cdr sends with encode-values=true (its default)."""
     document = copy.deepcopy(document)
-    document["variables"] = {k: quote(v, safe="") for k, v in document["variables"].items()}
+    document["variables"] = {k: fs_url_encode(v) for k, v in document["variables"].items()}
     return document
+
+
+def form(document: dict[str, Any]) -> bytes:
+    """As mod_json_cdr posts with encode=true: the whole document url-encoded in `cdr=`."""
+    return b"cdr=" + fs_url_encode(json.dumps(document)).encode()
 
 
 def path(app_id: str) -> str:
@@ -152,29 +180,39 @@ def test_reposting_changes_nothing(client, auth):
 
 
 def test_form_body_and_url_encoded_values_give_the_same_record(client, auth):
-    assert post(client, auth, url_encoded_values(sample())).json()["result"]["inserted"] == 1
-    form = b"cdr=" + quote(json.dumps(url_encoded_values(sample())), safe="").encode()
-    response = client.post(
+    encoded = url_encoded_values(sample())
+    assert encoded["variables"]["caller_id"] == "%221001%22%20%3C1001%3E"
+    assert post(client, auth, encoded).json()["result"]["inserted"] == 1  # encode-values=true
+    assert post(client, auth, sample()).json()["result"]["unchanged"] == 1  # encode-values=false
+    response = client.post(  # encode=true, encode-values=false
         path("acme"),
-        content=form,
+        content=form(sample()),
         headers={**auth, "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 200, response.text
     assert response.json()["result"]["unchanged"] == 1
-    plain_form = b"cdr=" + quote(json.dumps(sample()), safe="").encode()
-    response = client.post(
-        path("acme"),
-        content=plain_form,
-        headers={**auth, "Content-Type": "application/x-www-form-urlencoded"},
-    )
-    assert response.json()["result"]["unchanged"] == 1
-    assert only(client, auth)["caller"] == "1001"
+    r = only(client, auth)
+    assert (r["caller"], r["callee"], r["fromIP"]) == ("1001", "1002", "198.51.100.21")
+
+
+def test_a_plus_and_spaces_survive_both_encodings(client, auth):
+    document = sample()
+    document["variables"].update(caller_id_number="+852 9123 4567", caller_id_name="Ann & Bo")
+    for body in (form(document), json.dumps(url_encoded_values(document)).encode()):
+        kind = (
+            "application/x-www-form-urlencoded" if body.startswith(b"cdr=") else "application/json"
+        )
+        response = client.post(path("acme"), content=body, headers={**auth, "Content-Type": kind})
+        assert response.status_code == 200, response.text
+    r = only(client, auth)
+    assert (r["caller"], r["fromDisplayName"]) == ("+852 9123 4567", "Ann & Bo")
 
 
 def test_encode_with_encode_values_is_refused_naming_both(client, auth):
-    # encode-values escapes each value (the caller_id's quotes become %22); the form's own
-    # decoding then turns them back into quotes inside JSON strings: not one JSON document.
-    body = b"cdr=" + json.dumps(url_encoded_values(sample())).encode()
+    # encode-values escapes each value (the caller_id's quotes become %22); encode=true leaves
+    # those escapes as they are, so the form's decoding turns them back into quotes inside JSON
+    # strings: not one JSON document.
+    body = form(url_encoded_values(sample()))
     response = client.post(
         path("acme"),
         content=body,
