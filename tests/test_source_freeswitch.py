@@ -195,6 +195,26 @@ def test_form_body_and_url_encoded_values_give_the_same_record(client, auth):
     assert (r["caller"], r["callee"], r["fromIP"]) == ("1001", "1002", "198.51.100.21")
 
 
+def test_base64_and_the_uuid_mod_json_cdr_appends(client, auth):
+    # encode=base64: cdr=<base64>, its own content type; the url gets ?uuid=<leg uuid>
+    body = b"cdr=" + base64.b64encode(json.dumps(url_encoded_values(sample())).encode())
+    response = client.post(
+        path("acme") + f"?uuid={A_UUID}",
+        content=body,
+        headers={**auth, "Content-Type": "application/x-www-form-base64-encoded"},
+    )
+    assert response.status_code == 200, response.text
+    # a url configured as `...?internal=RE&` becomes `...?internal=RE&?uuid=...`
+    response = client.post(
+        path("acme") + f"?internal=10%5Cd%5Cd&?uuid={A_UUID}",
+        content=json.dumps(sample()).encode(),
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["result"]["updated"] == 1
+    assert only(client, auth)["callType"] == "onnet"
+
+
 def test_a_plus_and_spaces_survive_both_encodings(client, auth):
     document = sample()
     document["variables"].update(caller_id_number="+852 9123 4567", caller_id_name="Ann & Bo")
@@ -328,6 +348,7 @@ def test_openapi_documents_the_route(client):
     assert set(operation["requestBody"]["content"]) == {
         "application/json",
         "application/x-www-form-urlencoded",
+        "application/x-www-form-base64-encoded",
     }
     assert {"bearerAuth": []} in operation["security"] and {"basicAuth": []} in operation[
         "security"
@@ -353,6 +374,16 @@ def test_import_a_file_and_a_directory(cli):
     )
     # the A-leg again, now Outbound onnet under --internal: updated; the B-leg and busy: new
     assert "imported 3 records into acme: 2 inserted, 1 updated, 0 unchanged" in proc.stdout
+    # what mod_json_cdr writes with encode=true / encode=base64: the escaped text, no cdr=
+    escaped = d / "escaped"
+    escaped.mkdir()
+    (escaped / f"a_{A_UUID}.cdr.json").write_text(fs_url_encode(json.dumps(sample())) + "\n")
+    b64 = base64.b64encode(json.dumps(b_leg()).encode()) + b"\n"
+    (escaped / f"{B_UUID}.cdr.json").write_bytes(b64)
+    proc = cli(
+        "import", "--app", "acme", "--format", "freeswitch-json", "--internal", "10..", "escaped"
+    )
+    assert "imported 2 records into acme: 0 inserted, 0 updated, 2 unchanged" in proc.stdout
     token = cli("tokens", "create", "--app", "acme", "--scope", "read").stdout.strip()
     with TestClient(create_app(Settings(cli.url, 0))) as client:
         page = client.get(calls_path("acme"), headers={"Authorization": f"Bearer {token}"})

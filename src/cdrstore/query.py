@@ -122,7 +122,9 @@ def parse_ingest_query(pairs: Iterable[tuple[str, str]]) -> bool:
     return value == "true"
 
 
-SOURCE_PARAMETERS: Final = ("internal", "tz")
+# `uuid`: FreeSWITCH's mod_json_cdr appends `?uuid=<leg uuid>` to its url (`?uuid` when the
+# configured url already ends with `...&`); it is not used.
+SOURCE_PARAMETERS: Final = ("internal", "tz", "uuid", "?uuid")
 
 
 def parse_source_query(pairs: Iterable[tuple[str, str]]) -> tuple[str | None, str | None]:

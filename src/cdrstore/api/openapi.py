@@ -157,17 +157,27 @@ def document_sources(app: Litestar) -> None:
     operation.request_body = RequestBody(
         required=True,
         description=(
-            "One channel leg's CDR as mod_json_cdr posts it: raw JSON, or a form with cdr=<JSON>"
-            " (encode=true). Variable values may be url-encoded (encode-values=true); encode=true"
+            "One channel leg's CDR as mod_json_cdr posts it: raw JSON, a form with cdr=<JSON>"
+            " (encode=true), or cdr=<base64> (encode=base64). Variable values may be url-encoded (encode-values=true); encode=true"
             " with encode-values=true makes invalid JSON and is refused (400)."
         ),
         content={
             "application/json": OpenAPIMediaType(schema=document_schema),
             "application/x-www-form-urlencoded": OpenAPIMediaType(schema=form),
+            "application/x-www-form-base64-encoded": OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.STRING, description="cdr=<the document in base64>")
+            ),
         },
     )
     operation.parameters = [
         *(operation.parameters or []),
+        Parameter(
+            name="uuid",
+            param_in="query",
+            schema=Schema(type=OpenAPIType.STRING),
+            description="The leg's uuid, as mod_json_cdr appends it to its url; not used",
+            required=False,
+        ),
         Parameter(
             name="internal",
             param_in="query",

@@ -13,7 +13,7 @@ from litestar.params import PathParameter
 from .. import contract
 from ..errors import InvalidRequest, UnsupportedMediaType
 from ..ingest.sources import Policy
-from ..ingest.sources.freeswitch import FORM_MEDIA_TYPE, FREESWITCH_JSON
+from ..ingest.sources.freeswitch import BASE64_MEDIA_TYPE, FORM_MEDIA_TYPE, FREESWITCH_JSON
 from ..ops.records import ingest_source_document, source_policy
 from ..query import parse_source_query
 from .auth import caller
@@ -27,7 +27,7 @@ from .calls import (
 from .errors import JSON
 from .metrics import count_ingested
 
-FREESWITCH_MEDIA_TYPES: Final = (JSON, FORM_MEDIA_TYPE)
+FREESWITCH_MEDIA_TYPES: Final = (JSON, FORM_MEDIA_TYPE, BASE64_MEDIA_TYPE)
 
 
 def _media_type(request: Request[Any, Any, Any]) -> str:
@@ -39,8 +39,8 @@ def _media_type(request: Request[Any, Any, Any]) -> str:
     if media_type not in FREESWITCH_MEDIA_TYPES:
         shown = media_type or "none"
         raise UnsupportedMediaType(
-            f"unsupported content type {shown!r}: use application/json or"
-            f" {FORM_MEDIA_TYPE} (cdr=...), as mod_json_cdr sends"
+            f"unsupported content type {shown!r}: use {', '.join(FREESWITCH_MEDIA_TYPES)}, as"
+            " mod_json_cdr sends"
         )
     return media_type
 
@@ -60,17 +60,19 @@ def _ingest(state: State, app_id: str, body: bytes, policy: Policy) -> IngestRes
     contract.FREESWITCH_INGEST_PATH,
     summary="Ingest a FreeSWITCH mod_json_cdr document (extension)",
     description=(
-        "One channel leg as FreeSWITCH's mod_json_cdr posts it at hang-up: raw JSON, or a form"
-        " body `cdr=<url-encoded JSON>` (`encode=true`); variable values url-encoded"
+        "One channel leg as FreeSWITCH's mod_json_cdr posts it at hang-up: raw JSON, or"
+        " `cdr=<url-encoded JSON>` (`encode=true`) or `cdr=<base64>` (`encode=base64`);"
+        " variable values url-encoded"
         " (`encode-values=true`) or not. 200 only once the record is stored (mod_json_cdr"
         " retries otherwise); posting the same leg again changes nothing. Authorization: Bearer,"
         " or HTTP Basic with any user name and the token as the password. Query: `internal` (a"
-        " regular expression for the internal extensions: direction and onnet) and `tz`."
+        " regular expression for the internal extensions: direction and onnet), `tz`, and"
+        " `uuid` (appended by mod_json_cdr; not used)."
         " Mapping: docs/sources/freeswitch.md."
     ),
     responses={
         **_INGEST_ERRORS,
-        415: _error(f"Content-Type is neither application/json nor {FORM_MEDIA_TYPE}"),
+        415: _error(f"Content-Type is none of {', '.join(FREESWITCH_MEDIA_TYPES)}"),
     },
     status_code=200,
     request_max_body_size=contract.BATCH_MAX_BYTES,

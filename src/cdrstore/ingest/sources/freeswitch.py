@@ -1,19 +1,21 @@
 """FreeSWITCH `mod_json_cdr` (docs/sources/freeswitch.md): one JSON document per channel leg.
 
 `convert_document` maps one document to one record of the 46-key model (a dict, then validated
-like a POST); `read_document` takes the bytes mod_json_cdr sends or leaves on disk (raw JSON, or a
-form body `cdr=...`). Variable values may arrive url-encoded (`encode-values`): they are decoded.
+like a POST); `read_document` takes the bytes mod_json_cdr sends or leaves on disk (raw JSON, or
+url-encoded or base64 JSON, posted as `cdr=...`). Variable values may arrive url-encoded
+(`encode-values`, its default): they are decoded.
 """
 
 from __future__ import annotations
 
+import binascii
 import ipaddress
 import mimetypes
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Final
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote, unquote_plus
 
 import msgspec
 
@@ -22,7 +24,8 @@ from ..batch import RecordError
 from . import Converted, register
 from .policy import Policy, record_id, status_from_sip
 
-FORM_MEDIA_TYPE: Final = "application/x-www-form-urlencoded"
+FORM_MEDIA_TYPE: Final = "application/x-www-form-urlencoded"  # encode=true
+BASE64_MEDIA_TYPE: Final = "application/x-www-form-base64-encoded"  # encode=base64
 
 # A Q.850 hangup cause -> the SIP response FreeSWITCH's sofia sends for it (sofia_glue's
 # hangup_cause_to_sip), used when the document has no `sip_term_status`.
@@ -60,30 +63,50 @@ class DocumentInvalid(ValueError):
         self.message = message
 
 
-def read_document(body: bytes, form: bool = False) -> dict[str, Any]:
-    """One mod_json_cdr document from what it sends: raw JSON or (`form`) `cdr=<url-encoded>`."""
-    if form:
+_NOT_A_DOCUMENT: Final = (
+    "not a mod_json_cdr document: neither JSON, url-encoded JSON (encode=true) nor base64"
+    " (encode=base64), each optionally as cdr=..."
+)
+
+
+def _decode_json(text: str | bytes) -> Any:
+    try:
+        return msgspec.json.decode(text)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        return None
+
+
+def read_document(body: bytes) -> dict[str, Any]:
+    """One mod_json_cdr document, in any of the forms it posts or leaves on disk: raw JSON
+    (`encode=false`), url-encoded JSON (`encode=true`) or base64 (`encode=base64`); posted as
+    `cdr=...`, written to its error directory without that prefix."""
+    payload = body.strip()
+    form = payload.startswith(b"cdr=")
+    payload = payload.removeprefix(b"cdr=")
+    if payload[:3].upper() == b"%7B" or (form and payload.startswith(b"{")):
         try:
-            values = parse_qs(body.decode(), keep_blank_values=True, strict_parsing=True)
-        except (UnicodeDecodeError, ValueError):
-            raise DocumentInvalid("", "malformed form body: expected cdr=<JSON>") from None
-        cdr = values.get("cdr", [])
-        if len(cdr) != 1:
-            raise DocumentInvalid("", "form body must carry exactly one cdr=<JSON> field")
-        try:
-            decoded = msgspec.json.decode(cdr[0])
-        except msgspec.DecodeError:
+            text = unquote_plus(payload.decode("ascii"), errors="strict")
+        except UnicodeError:
+            raise DocumentInvalid("", _NOT_A_DOCUMENT) from None
+        decoded = _decode_json(text)
+        if decoded is None:
             raise DocumentInvalid(
                 "",
-                "the cdr field is not one JSON document after form-decoding: mod_json_cdr's"
-                " encode=true with encode-values=true gives invalid JSON; set encode-values to"
-                " false (or encode to false)",
-            ) from None
+                "the CDR is not one JSON document once url-decoded: mod_json_cdr's encode=true"
+                " with encode-values=true gives invalid JSON; set encode-values to false (or"
+                " encode to false)",
+            )
+    elif payload.startswith(b"{"):
+        decoded = _decode_json(payload)
+        if decoded is None:
+            raise DocumentInvalid("", "not one JSON document")
     else:
         try:
-            decoded = msgspec.json.decode(body)
-        except (msgspec.DecodeError, RecursionError):
-            raise DocumentInvalid("", "not one JSON document") from None
+            decoded = _decode_json(binascii.a2b_base64(payload, strict_mode=True))
+        except (binascii.Error, ValueError):
+            decoded = None
+        if decoded is None:
+            raise DocumentInvalid("", _NOT_A_DOCUMENT)
     if not isinstance(decoded, dict) or not isinstance(decoded.get("variables"), dict):
         raise DocumentInvalid("variables", "not a mod_json_cdr document: no variables object")
     return decoded
@@ -251,23 +274,22 @@ def convert_document(document: dict[str, Any], policy: Policy) -> dict[str, Any]
     }
 
 
-def convert_bytes(body: bytes, policy: Policy, form: bool = False) -> bytes:
+def convert_bytes(body: bytes, policy: Policy) -> bytes:
     """The record of one document as JSON; DocumentInvalid says why there is none."""
-    return msgspec.json.encode(convert_document(read_document(body, form), policy))
+    return msgspec.json.encode(convert_document(read_document(body), policy))
 
 
 class FreeswitchJson:
     """`cdrstore import --format freeswitch-json`: each file one document, as mod_json_cdr writes
-    it to its log directory when posting failed (raw JSON, or `cdr=` when `encode` is on)."""
+    it (`<uuid>.cdr.json`) to its error directory when posting failed: raw, url-encoded or base64
+    JSON, as `encode` says."""
 
     name = "freeswitch-json"
     unit = "record"
 
     def convert(self, stream: IO[bytes], source: str, policy: Policy) -> Iterator[Converted]:
-        body = stream.read()
-        form = body.lstrip().startswith(b"cdr=")
         try:
-            yield 0, convert_bytes(body, policy, form)
+            yield 0, convert_bytes(stream.read(), policy)
         except DocumentInvalid as exc:
             yield 0, [RecordError(0, exc.field, exc.message)]
 
