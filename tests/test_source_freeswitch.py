@@ -330,6 +330,19 @@ def test_invalid_documents_and_parameters_are_400(client, auth):
     assert response.json()["errors"] == [
         {"index": 0, "field": "start_uepoch", "message": response.json()["errors"][0]["message"]}
     ]
+    for value in ("99999999999999999999", "1e15", "-5"):
+        far = sample()
+        far["variables"]["end_uepoch"] = value
+        response = post(client, auth, far)
+        assert response.status_code == 400, response.text
+        assert response.json()["errors"][0]["field"] == "end_uepoch"
+    odd = sample()
+    odd["channel_data"] = ["not", "an", "object"]
+    odd["callflow"] = "nothing"
+    odd["app_log"] = {"applications": [{"app_name": "record", "app_data": "/r/x.wav"}, 7]}
+    odd["variables"].update(record_ms="9" * 40, uuid="odd-leg", call_uuid="odd-leg")
+    response = post(client, auth, odd)
+    assert response.status_code == 200, response.text
     assert post(client, auth, sample(), color="blue").status_code == 400
     assert post(client, auth, sample(), internal="(").status_code == 400
     assert post(client, auth, sample(), tz="Mars/Olympus").status_code == 400
@@ -339,7 +352,9 @@ def test_invalid_documents_and_parameters_are_400(client, auth):
         ).status_code
         == 415
     )
-    assert served(client, auth) == {}
+    (stored,) = served(client, auth).values()  # only the odd but usable document
+    assert stored["callID"] == "odd-leg" and stored["releaseParty"] == "callee"
+    assert stored["recordingEventList"][0]["files"][0]["duration"] == 0
 
 
 def test_openapi_documents_the_route(client):

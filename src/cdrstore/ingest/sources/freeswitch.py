@@ -128,13 +128,16 @@ def _profile(document: dict[str, Any]) -> dict[str, Any]:
     return profile if isinstance(profile, dict) else {}
 
 
+_UEPOCH_MAX: Final = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
+
+
 def _uepoch(variables: dict[str, str], name: str) -> int:
     """A `*_uepoch` variable (microseconds since the epoch, UTC); 0 when absent or zero."""
     text = variables.get(name, "").strip()
     if not text:
         return 0
-    if not (text.isascii() and text.isdigit()):
-        raise DocumentInvalid(name, f"not microseconds since the epoch: {text!r}")
+    if not (text.isascii() and text.isdigit()) or len(text) > 18 or int(text) > _UEPOCH_MAX:
+        raise DocumentInvalid(name, f"not microseconds since the epoch: {text[:40]!r}")
     return int(text)
 
 
@@ -179,8 +182,9 @@ def _recordings(document: dict[str, Any], variables: dict[str, str]) -> list[_Re
             continue
         path = unquote(str(app.get("app_data", ""))).strip().split(" ")[0]
         stamp = str(app.get("app_stamp", ""))
+        usable = stamp.isascii() and stamp.isdigit() and len(stamp) <= 18
         if path:
-            found.setdefault(path, int(stamp) if stamp.isascii() and stamp.isdigit() else 0)
+            found.setdefault(path, int(stamp) if usable and int(stamp) <= _UEPOCH_MAX else 0)
     hook = variables.get("execute_on_answer", "").strip().split()
     if not found and len(hook) >= 2 and hook[0] == "record_session":
         found[hook[1]] = _uepoch(variables, "answer_uepoch")
@@ -188,6 +192,11 @@ def _recordings(document: dict[str, Any], variables: dict[str, str]) -> list[_Re
     if not found and name:  # as FusionPBX's dialplan sets them
         found[posixpath.join(folder, name)] = _uepoch(variables, "answer_uepoch")
     return [_Recording(path, started) for path, started in found.items()]
+
+
+def _count(text: str) -> bool:
+    """A non-negative integer that fits a record's integer fields."""
+    return text.isascii() and text.isdigit() and len(text) <= 15
 
 
 def _recording_events(
@@ -204,9 +213,9 @@ def _recording_events(
             "mimeType": mimetypes.guess_type(recording.path)[0] or "",
             "type": 3,
         }
-        if only and ms.isascii() and ms.isdigit():
+        if only and _count(ms):
             file["duration"] = int(ms)
-        if only and size.isascii() and size.isdigit():
+        if only and _count(size):
             file["size"] = int(size)
         events.append(
             {
@@ -248,8 +257,9 @@ def convert_document(document: dict[str, Any], policy: Policy) -> dict[str, Any]
     cancelled = disposition in _CANCELLED or cause == "ORIGINATOR_CANCEL"
     caller, callee = pick("caller_id_number"), pick("destination_number")
     direction, call_type = policy.direction(caller, callee)
-    leg_direction = variables.get("direction") or str(
-        (document.get("channel_data") or {}).get("direction", "")
+    channel = document.get("channel_data")
+    leg_direction = variables.get("direction") or (
+        str(channel.get("direction", "")) if isinstance(channel, dict) else ""
     )
     events = _recording_events(document, variables, end_us)
     return {
