@@ -93,8 +93,8 @@ def read_document(body: bytes) -> dict[str, Any]:
             raise DocumentInvalid(
                 "",
                 "the CDR is not one JSON document once url-decoded: mod_json_cdr's encode=true"
-                " with encode-values=true gives invalid JSON; set encode-values to false (or"
-                " encode to false)",
+                " with encode-values=true gives invalid JSON; set encode-values to false, or"
+                " encode to false or base64",
             )
     elif payload.startswith(b"{"):
         decoded = _decode_json(payload)
