@@ -48,6 +48,11 @@ CALL_DETAIL_PATH: Final = "/v1/api/apps/{appID:str}/data/call-detail"
 CALL_DETAIL_ROUTE: Final = CALL_DETAIL_PATH.replace(":str}", "}")  # as documented and logged
 
 
+# docs/sources/freeswitch.md: what FreeSWITCH's mod_json_cdr posts to (one leg a request).
+FREESWITCH_INGEST_PATH: Final = "/v1/api/apps/{appID:str}/ingest/freeswitch"
+FREESWITCH_INGEST_ROUTE: Final = FREESWITCH_INGEST_PATH.replace(":str}", "}")
+
+
 def call_detail_path(app_id: str) -> str:
     """The call-detail path of one app."""
     return CALL_DETAIL_PATH.replace("{appID:str}", app_id)

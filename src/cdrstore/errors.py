@@ -54,6 +54,7 @@ class Unauthenticated(DomainError):
     def __init__(self, message: str, *, presented: bool = True) -> None:
         super().__init__(message)
         self.presented = presented  # whether any credentials came with the request
+        self.basic = False  # whether the route also takes HTTP Basic (and so challenges for it)
 
 
 class Forbidden(DomainError):

@@ -122,6 +122,17 @@ def parse_ingest_query(pairs: Iterable[tuple[str, str]]) -> bool:
     return value == "true"
 
 
+# `uuid`: FreeSWITCH's mod_json_cdr appends `?uuid=<leg uuid>` to its url (`?uuid` when the
+# configured url already ends with `...&`); it is not used.
+SOURCE_PARAMETERS: Final = ("internal", "tz", "uuid", "?uuid")
+
+
+def parse_source_query(pairs: Iterable[tuple[str, str]]) -> tuple[str | None, str | None]:
+    """(internal, tz) of a source's ingest POST (docs/sources/README.md); others refused."""
+    given = _named(pairs, SOURCE_PARAMETERS)
+    return given.get("internal") or None, given.get("tz") or None
+
+
 def parse_call_query(pairs: Iterable[tuple[str, str]]) -> PageQuery:
     """A PageQuery from the query string's (name, value) pairs, in any order."""
     given = _named(pairs, QUERY_PARAMETERS)

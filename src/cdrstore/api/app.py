@@ -22,6 +22,7 @@ from .health import healthz, readyz
 from .metrics import metrics
 from .openapi import COMPONENTS, document, openapi_json
 from .ratelimit import RateLimiter, shared_counter
+from .sources import post_freeswitch_cdr
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Litestar:
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         route_handlers=[
             get_call_details,
             post_call_details,
+            post_freeswitch_cdr,
             healthz,
             readyz,
             openapi_json,

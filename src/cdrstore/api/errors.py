@@ -67,11 +67,10 @@ _CHALLENGE: Final = 'Bearer realm="cdrstore"'
 def _extra_headers(exc: DomainError) -> dict[str, str]:
     """Headers an answer to this error must carry (RFC 9110, RFC 6750)."""
     if isinstance(exc, Unauthenticated):
-        return {
-            "WWW-Authenticate": f'{_CHALLENGE}, error="invalid_token"'
-            if exc.presented
-            else _CHALLENGE
-        }
+        challenge = f'{_CHALLENGE}, error="invalid_token"' if exc.presented else _CHALLENGE
+        if exc.basic:
+            challenge = f'{challenge}, Basic realm="cdrstore"'
+        return {"WWW-Authenticate": challenge}
     if isinstance(exc, RateLimited):
         return {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, MethodNotAllowed):

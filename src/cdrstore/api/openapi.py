@@ -26,6 +26,7 @@ from ..record import CALL_TYPES, STATUSES
 
 # "Authorize" in /docs, then "Try it out": every call-detail operation takes a bearer token.
 BEARER: Final = "bearerAuth"
+BASIC: Final = "basicAuth"  # the sources' routes only (mod_json_cdr can only do Basic)
 COMPONENTS: Final = Components(
     security_schemes={
         BEARER: SecurityScheme(
@@ -36,7 +37,12 @@ COMPONENTS: Final = Components(
                 f" ({', '.join(contract.SCOPES)}) say what it may do; each operation names the"
                 " one it needs."
             ),
-        )
+        ),
+        BASIC: SecurityScheme(
+            type="http",
+            scheme="basic",
+            description="Any user name, the token as the password (the source ingest routes only).",
+        ),
     }
 )
 # The scope each call-detail operation needs (as api/calls.py asks ops to check it).
@@ -134,8 +140,66 @@ def document_security(app: Litestar) -> None:
         operation.description = f"{operation.description}\n\nToken scope: `{scope}`."
 
 
+def document_sources(app: Litestar) -> None:
+    """FreeSWITCH's route: its body (read raw, as mod_json_cdr sends it), query and security."""
+    operation = app.openapi_schema.paths[contract.FREESWITCH_INGEST_ROUTE].post  # type: ignore[index]
+    assert isinstance(operation, Operation)
+    document_schema = Schema(
+        type=OpenAPIType.OBJECT,
+        description="One mod_json_cdr document: variables, callflow, app_log, ...",
+        required=["variables"],
+    )
+    form = Schema(
+        type=OpenAPIType.OBJECT,
+        properties={"cdr": Schema(type=OpenAPIType.STRING, description="the document as JSON")},
+        required=["cdr"],
+    )
+    operation.request_body = RequestBody(
+        required=True,
+        description=(
+            "One channel leg's CDR as mod_json_cdr posts it: raw JSON, a form with cdr=<JSON>"
+            " (encode=true), or cdr=<base64> (encode=base64). Variable values may be url-encoded (encode-values=true); encode=true"
+            " with encode-values=true makes invalid JSON and is refused (400)."
+        ),
+        content={
+            "application/json": OpenAPIMediaType(schema=document_schema),
+            "application/x-www-form-urlencoded": OpenAPIMediaType(schema=form),
+            "application/x-www-form-base64-encoded": OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.STRING, description="cdr=<the document in base64>")
+            ),
+        },
+    )
+    operation.parameters = [
+        *(operation.parameters or []),
+        Parameter(
+            name="uuid",
+            param_in="query",
+            schema=Schema(type=OpenAPIType.STRING),
+            description="The leg's uuid, as mod_json_cdr appends it to its url; not used",
+            required=False,
+        ),
+        Parameter(
+            name="internal",
+            param_in="query",
+            schema=Schema(type=OpenAPIType.STRING),
+            description="A regular expression for the internal extensions (direction, onnet)",
+            required=False,
+        ),
+        Parameter(
+            name="tz",
+            param_in="query",
+            schema=Schema(type=OpenAPIType.STRING, default="UTC"),
+            description="The time zone of times written without an offset",
+            required=False,
+        ),
+    ]
+    operation.security = [{BEARER: []}, {BASIC: []}]
+    operation.description = f"{operation.description}\n\nToken scope: `ingest`."
+
+
 def document(app: Litestar) -> None:
     document_query(app)
     document_ingest_query(app)
     document_ingest_body(app)
     document_security(app)
+    document_sources(app)

@@ -29,16 +29,30 @@ JSON_FORMAT: Final = (
 
 
 # --- import -----------------------------------------------------------------------------------
-def _open_sources(files: list[str]) -> list[ImportSource]:
+DIRECTORY_PATTERNS: Final = ("*.json", "*.cdr.json")  # a source's log directory (FreeSWITCH's)
+
+
+def _expand(name: str, directories: bool) -> list[Path]:
+    """A file, or (for a source format) every `*.json` file of a directory, sorted by name."""
+    path = Path(name)
+    if directories and path.is_dir():
+        found = {p for pattern in DIRECTORY_PATTERNS for p in path.glob(pattern) if p.is_file()}
+        if not found:
+            raise fail(f"no *.json files in the directory {name}")
+        return sorted(found)
+    if not path.is_file():
+        raise fail(f"no such file: {name}")
+    return [path]
+
+
+def _open_sources(files: list[str], directories: bool = False) -> list[ImportSource]:
     sources: list[ImportSource] = []
     for name in files:
         if name == "-":
             sources.append(ImportSource("-", sys.stdin.buffer))
             continue
-        path = Path(name)
-        if not path.is_file():
-            raise fail(f"no such file: {name}")
-        sources.append(ImportSource(name, path.open("rb"), path.stat().st_size))
+        for path in _expand(name, directories):
+            sources.append(ImportSource(str(path), path.open("rb"), path.stat().st_size))
     return sources
 
 
@@ -74,7 +88,9 @@ def import_(
     files: Annotated[
         list[str],
         typer.Argument(
-            metavar="FILE", help='JSON array, {"result": [...]} or NDJSON files; - for stdin.'
+            metavar="FILE",
+            help='JSON array, {"result": [...]} or NDJSON files; - for stdin. With a source'
+            " --format, a directory means its *.json files.",
         ),
     ],
     app_id: Annotated[
@@ -141,7 +157,7 @@ def import_(
     if app_id is None:
         raise fail("missing option --app: the app to import into", EXIT_USAGE)
     store = open_db(db, creates=False)  # an import needs an app, so an existing database
-    sources = _open_sources(files)
+    sources = _open_sources(files, directories=fmt != JSON_FORMAT)
     total_bytes = sum(s.size or 0 for s in sources) if all(s.size for s in sources) else None
     started = time.perf_counter()
     columns = (BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[records]:,} records"))

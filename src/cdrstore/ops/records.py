@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Iterator
 
 from ..gcpause import gc_paused
-from ..ingest.batch import parse_body
-from ..query import PageQuery, parse_call_query
+from ..ingest.batch import BatchValidator, parse_body
+from ..ingest.sources import FORMATS, Policy
+from ..ingest.sources.policy import PolicyError
+from ..query import PageQuery, QueryError, parse_call_query
 from ..store import IngestSummary, Page, Store
 from .accounts import require_app
 
@@ -25,6 +28,27 @@ def ingest_body(
     """Validate a whole request body and store it in one transaction, or nothing."""
     with gc_paused():
         records = parse_body(body, media_type, ignore_unknown)
+        return store.records.ingest(app_id, records)
+
+
+def source_policy(internal: str | None, tz: str | None) -> Policy:
+    """The direction and time-zone policy a request names (QueryError when unusable)."""
+    try:
+        return Policy.from_options(internal, tz)
+    except PolicyError as exc:
+        raise QueryError(str(exc).replace("--", "", 1)) from None
+
+
+def ingest_source_document(
+    store: Store, app_id: str, format_name: str, document: bytes, policy: Policy
+) -> IngestSummary:
+    """One document in a CDR source's own format (docs/sources/), converted, validated like a
+    POST and stored (BatchError when it cannot be); posting it again changes nothing."""
+    source_format = FORMATS[format_name]
+    with gc_paused():
+        validator = BatchValidator()
+        records = validator.validate(source_format.convert(io.BytesIO(document), "-", policy))
+        validator.raise_if_invalid()
         return store.records.ingest(app_id, records)
 
 

@@ -36,6 +36,16 @@ def register(source_format: SourceFormat) -> SourceFormat:
     return source_format
 
 
-from . import asterisk, csvmap  # noqa: E402  (each registers its format)
+# The formats, each registering itself (imported last: they use the names above).
+from . import asterisk, csvmap, freeswitch  # noqa: E402
 
-__all__ = ["FORMATS", "Converted", "Policy", "SourceFormat", "asterisk", "csvmap", "register"]
+__all__ = [
+    "FORMATS",
+    "Converted",
+    "Policy",
+    "SourceFormat",
+    "asterisk",
+    "csvmap",
+    "freeswitch",
+    "register",
+]
