@@ -48,8 +48,9 @@ class RemoteServer:
 
 
 def recent(n: int, seed: int, days: int = 5) -> list[dict[str, Any]]:
-    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - days * DAY
-    return list(Generator(seed, start=start, days=days).records(n))
+    """n calls over the `days` days that end two hours ago (all in the past, whatever the hour)."""
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    return list(Generator(seed, start=end - days * DAY, days=days).records(n))
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ def test_the_mirror_ends_equal_through_late_records_and_updates(cli, remote):
     cli("apps", "create", "Acme", "--id", "acme")
     first = recent(1_200, seed=3)
     remote.post(first)
-    proc = run_mirror(cli, remote, "--overlap", "1d")
+    proc = run_mirror(cli, remote, "--overlap", "2d")
     assert "mirrored 1,200 records into acme: 1,200 inserted" in proc.stdout
     assert remote.token not in proc.stdout + proc.stderr
     assert local_docs(cli) == remote.docs()
@@ -94,7 +95,7 @@ def test_the_mirror_ends_equal_through_late_records_and_updates(cli, remote):
     late = recent(30, seed=4, days=1)  # calls of the last day, arriving late
     changed = {**first[-1], "status": "Abandoned"}  # a recent record updated at the source
     remote.post([*late, changed])
-    again = run_mirror(cli, remote, "--overlap", "1d")
+    again = run_mirror(cli, remote, "--overlap", "2d")
     assert "30 inserted, 1 updated" in again.stdout
     assert local_docs(cli) == remote.docs()
 

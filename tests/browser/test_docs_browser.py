@@ -52,10 +52,11 @@ def test_try_it_out_with_a_token(server, offline_page):
     page = offline_page.page
     page.goto(f"{base}/docs")
     page.locator("button.authorize").first.click()
-    dialog = page.locator(".dialog-ux")
-    dialog.locator("input").first.fill(token)
-    dialog.locator("button.modal-btn.authorize").click()
-    dialog.locator("button.btn-done").click()
+    # The bearer scheme's form (the FreeSWITCH route also offers Basic): its input, its button.
+    bearer = page.locator(".dialog-ux form").filter(has_text="bearerAuth")
+    bearer.locator("input").first.fill(token)
+    bearer.locator("button.modal-btn.authorize").click()
+    page.locator(".dialog-ux button.btn-done").first.click()
 
     operation = page.locator(".opblock-get").first
     operation.locator(".opblock-summary").click()

@@ -31,3 +31,13 @@ def test_a_write_after_the_delete_is_refused_and_nothing_comes_back(store):
 def test_writing_for_an_app_that_never_was_is_refused(store):
     with pytest.raises(UnknownApp):
         store.records.ingest("ghost", one("x"))
+
+
+def test_a_driver_error_inside_a_write_is_a_store_error(store):
+    from cdrstore.store import StoreError
+
+    ensure_app(store, "acme", "Acme")
+    twice = one("same") + one("same")  # below validation: the store's own constraint refuses it
+    with pytest.raises(StoreError):
+        store.records.ingest("acme", twice)
+    assert store.records.count_records("acme") == 0

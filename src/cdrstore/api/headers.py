@@ -19,15 +19,20 @@ _SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}\Z")
 
 
 # The call-detail route, its `{appID}` matching any one path segment.
-_CALL_DETAIL = re.compile(
-    re.escape(contract.CALL_DETAIL_ROUTE).replace(re.escape("{appID}"), "[^/]+") + r"/?\Z"
+def _route(template: str) -> re.Pattern[str]:
+    return re.compile(re.escape(template).replace(re.escape("{appID}"), "[^/]+") + r"/?\Z")
+
+
+# (route, what `Allow` lists for it); any other path takes GET alone. HEAD wherever GET is.
+_METHODS: Final = (
+    (_route(contract.CALL_DETAIL_ROUTE), "GET, HEAD, POST, OPTIONS"),
+    (_route(contract.FREESWITCH_INGEST_ROUTE), "POST, OPTIONS"),
 )
 
 
 def allowed_methods(path: str) -> str:
-    """What `Allow` lists (RFC 9110): call-detail takes GET and POST, every other path GET only;
-    HEAD wherever GET is."""
-    return "GET, HEAD, POST, OPTIONS" if _CALL_DETAIL.match(path) else "GET, HEAD, OPTIONS"
+    """What `Allow` lists (RFC 9110) for a path."""
+    return next((methods for route, methods in _METHODS if route.match(path)), "GET, HEAD, OPTIONS")
 
 
 def request_id(scope: dict[str, Any]) -> str:

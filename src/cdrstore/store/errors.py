@@ -122,7 +122,13 @@ class _TranslatedContext(AbstractContextManager[Any]):
         tb: TracebackType | None,
     ) -> bool | None:
         with translated():
-            return self._inner.__exit__(exc_type, exc, tb)
+            handled = self._inner.__exit__(exc_type, exc, tb)
+        # An error raised in the block (a driver's, from a write) leaves the inner context as it
+        # came in: translate it on its way out too.
+        error = store_error_for(exc) if isinstance(exc, Exception) and not handled else None
+        if error is not None:
+            raise error from exc
+        return handled
 
 
 def _translated_iteration(inner: Generator[Any, Any, Any]) -> Iterator[Any]:
