@@ -46,29 +46,42 @@ def kamailio(
         str,
         typer.Option(
             "--source",
+            metavar="URL",
             help="Kamailio's CDR database: sqlite:///PATH (the cdrs table of contrib/kamailio/).",
         ),
     ],
-    app_id: Annotated[str, typer.Option("--app", help="The app to store the records in.")],
+    app_id: Annotated[
+        str, typer.Option("--app", metavar="ID", help="The app to store the records in.")
+    ],
     internal: Annotated[
         str | None,
-        typer.Option(help="A regular expression for the internal extensions (direction, onnet)."),
+        typer.Option(
+            metavar="PATTERN",
+            help="A regular expression for the internal extensions (direction, onnet).",
+        ),
     ] = None,
     tz: Annotated[
         str | None,
-        typer.Option(help="The time zone of times written without an offset (UTC)."),
+        typer.Option(
+            metavar="ZONE", help="The time zone of times written without an offset (UTC)."
+        ),
     ] = None,
     interval: Annotated[
-        str, typer.Option(help="How long to wait when there is nothing new (5s, 1m).")
+        str,
+        typer.Option(
+            metavar="DURATION", help="How long to wait when there is nothing new (5s, 1m)."
+        ),
     ] = "5s",
     once: Annotated[
         bool, typer.Option("--once", help="Read what is there, print a summary, and stop.")
     ] = False,
     db: DbOption = None,
 ) -> None:
-    """Read new CDR rows from Kamailio's table into an app, from where the last run stopped; each
-    batch is stored with its position in one transaction. An invalid row stops it (exit 1), with
-    the rows before it stored."""
+    """Read new rows of Kamailio's CDR table into an app, from where the last run stopped.
+
+    Each batch is stored with its position in one transaction; an invalid row stops it (exit 1)
+    with the rows before it stored.
+    """
     from ..ingest.sources.policy import Policy, PolicyError
     from ..ops.follow import follow_kamailio, kamailio_source_name
 
