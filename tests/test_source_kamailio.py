@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
-from tests.conftest import IN_CI, run_cli
+from tests.conftest import IN_CI, POSTGRES_ADMIN_URL, run_cli
+from tests.support.postgres import create_postgres_database, drop_postgres_database
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRIB = ROOT / "contrib" / "kamailio"
@@ -165,6 +167,37 @@ def test_rows_map_to_the_model_and_a_rerun_adds_nothing(acme, tmp_path):
     assert records["a84b4c76e66710@pc33"] == answered  # untouched
 
 
+def test_a_postgresql_source(acme, postgres_url, tmp_path):
+    """Kamailio writing through db_postgres: the table of cdrs-postgres.sql, timestamps as
+    PostgreSQL types."""
+    source = postgres_url.rsplit("/", 1)[0] + f"/kamailio_{os.getpid()}"
+    create_postgres_database(source, POSTGRES_ADMIN_URL)
+    try:
+        with psycopg.connect(source, autocommit=True) as conn:
+            conn.execute((CONTRIB / "cdrs-postgres.sql").read_text())
+            for row in (ANSWERED, BUSY):
+                names = ", ".join(row)
+                marks = ", ".join("%s" for _ in row)
+                conn.execute(f"INSERT INTO cdrs ({names}) VALUES ({marks})", tuple(row.values()))
+        proc = acme(
+            "follow", "kamailio", "--source", source, "--app", "acme", "--internal",
+            "2[0-9]{3}", "--once",
+        )  # fmt: skip
+        assert "2 inserted" in proc.stdout and "position id 2" in proc.stdout
+        records = exported(acme)
+        answered, busy = records["a84b4c76e66710@pc33"], records["busy-1@host"]
+        assert (answered["callDate"], answered["callEndTime"]) == (
+            "2026-11-02T09:00:00.000Z",
+            "2026-11-02T09:02:05.000Z",
+        )
+        assert (answered["status"], answered["releaseParty"]) == ("Call Ended", "callee")
+        assert (busy["status"], busy["callEndTime"]) == ("Busy", "2026-11-02T10:00:00.750Z")
+        again = acme("follow", "kamailio", "--source", source, "--app", "acme", "--once")
+        assert "0 rows" in again.stdout
+    finally:
+        drop_postgres_database(source, POSTGRES_ADMIN_URL)
+
+
 def test_the_same_row_read_again_is_unchanged(acme, tmp_path):
     """A row stored before a crash that lost the position (or the same call read from a copy)
     gets the same id: stored once."""
@@ -229,11 +262,21 @@ def test_refusals_are_plain(acme, tmp_path):
     missing = follow_once(acme, tmp_path / "nowhere.sqlite", check=False)
     assert missing.returncode == 1 and "no SQLite file" in missing.stderr
     source = kamailio_db(tmp_path / "kamailio.sqlite")
-    pg = acme(
-        "follow", "kamailio", "--source", "postgresql://kam:secret@db/kamailio", "--app", "acme",
+    other = acme(
+        "follow", "kamailio", "--source", "mysql://kam:secret@db/kamailio", "--app", "acme",
         "--once", check=False,
     )  # fmt: skip
-    assert pg.returncode == 1 and "sqlite:///PATH" in pg.stderr and "secret" not in pg.stderr
+    assert other.returncode == 1 and "sqlite:///PATH" in other.stderr
+    assert "secret" not in other.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens there once closed
+    unreachable = acme(
+        "follow", "kamailio", "--source", f"postgresql://kam:secret@127.0.0.1:{closed}/kam",
+        "--app", "acme", "--once", check=False,
+    )  # fmt: skip
+    assert unreachable.returncode == 1 and "cannot read table cdrs" in unreachable.stderr
+    assert "secret" not in unreachable.stderr and "***" in unreachable.stderr
     bad = acme(
         "follow", "kamailio", "--source", f"sqlite:///{source}", "--app", "acme",
         "--interval", "2d", check=False,

@@ -47,7 +47,8 @@ def kamailio(
         typer.Option(
             "--source",
             metavar="URL",
-            help="Kamailio's CDR database: sqlite:///PATH (the cdrs table of contrib/kamailio/).",
+            help="Kamailio's CDR database: sqlite:///PATH or postgresql://USER@HOST/DB"
+            " (the cdrs table of contrib/kamailio/).",
         ),
     ],
     app_id: Annotated[

@@ -5,7 +5,8 @@ docs/sources/kamailio.md.
 acc's own columns are `id`, `start_time`, `end_time` and `duration`; the rest are the extra
 columns the reference configuration fills from dialog variables (all nullable). Times come as
 acc's `time_mode` writes them: text (`YYYY-MM-DD HH:MM:SS`, UTC with time_mode 4; read in `--tz`
-otherwise), Julian days (db_sqlite's default for a datetime), or seconds since the epoch.
+otherwise), Julian days (db_sqlite's default for a datetime), seconds since the epoch, or a
+PostgreSQL timestamp.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ def _text_instant(text: str, column: str, policy: Policy) -> str:
 def instant(row: dict[str, Any], column: str, policy: Policy) -> str:
     """A time column as served (UTC, milliseconds): text, Julian days or epoch seconds."""
     value = row.get(column)
+    if isinstance(value, datetime):  # a timestamp column of PostgreSQL
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=policy.zone)
+        return served(value)
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if isinstance(value, str):
