@@ -310,8 +310,12 @@ def _tool(name: str) -> str | None:
 @pytest.fixture
 def sip_tools() -> tuple[str, str]:
     kamailio, sipp = _tool("kamailio"), _tool("sipp")
-    if kamailio is None or sipp is None:
-        missing = " and ".join(n for n, p in (("kamailio", kamailio), ("sipp", sipp)) if not p)
+    sqlite_module = any(Path("/usr/lib").glob("*/kamailio/modules/db_sqlite.so")) or any(
+        Path("/usr/lib/kamailio/modules").glob("db_sqlite.so")
+    )
+    found = (("kamailio", kamailio), ("kamailio-sqlite-modules", sqlite_module), ("sipp", sipp))
+    if not all(present for _, present in found):
+        missing = " and ".join(name for name, present in found if not present)
         reason = (
             f"{missing} not installed (apt-get install kamailio kamailio-sqlite-modules sip-tester)"
         )
