@@ -211,6 +211,17 @@ def test_the_same_row_read_again_is_unchanged(acme, tmp_path):
     assert len(exported(acme)) == 1
 
 
+def test_a_call_id_twice_is_one_record_the_later_row(acme, tmp_path):
+    source = kamailio_db(tmp_path / "kamailio.sqlite")
+    add_rows(source, BUSY, {**BUSY, "sip_code": "603", "sip_reason": "Decline"})
+    proc = follow_once(acme, source)
+    assert "2 rows" in proc.stdout and "1 inserted" in proc.stdout
+    assert exported(acme)["busy-1@host"]["status"] == "Declined"
+    add_rows(source, BUSY)  # once more, in a batch of its own
+    assert "1 updated" in follow_once(acme, source).stdout
+    assert exported(acme)["busy-1@host"]["status"] == "Busy"
+
+
 def test_an_invalid_row_stops_with_its_id_and_keeps_the_rows_before(acme, tmp_path):
     source = kamailio_db(tmp_path / "kamailio.sqlite")
     add_rows(source, ANSWERED, {**BUSY, "sip_code": "busy"}, CANCELLED_JULIAN)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import DomainError
 from ..ingest.sources import kamailio
@@ -41,7 +41,6 @@ class FollowSummary:
     updated: int = 0
     unchanged: int = 0
     position: int = 0
-    batches: list[tuple[int, int]] = field(default_factory=list)  # (rows, position) per batch
 
 
 def kamailio_source_name(url: str) -> str:
@@ -49,15 +48,21 @@ def kamailio_source_name(url: str) -> str:
 
 
 def _stored(
-    store: Store, app_id: str, summary: FollowSummary, records: list[StoredRecord], position: int
+    store: Store,
+    app_id: str,
+    summary: FollowSummary,
+    records: dict[str, StoredRecord],
+    rows: int,
+    position: int,
 ) -> None:
-    counts = ingest_from_source(store, app_id, summary.source, records, str(position))
-    summary.rows += len(records)
+    counts = ingest_from_source(
+        store, app_id, summary.source, list(records.values()), str(position)
+    )
+    summary.rows += rows
     summary.inserted += counts.inserted
     summary.updated += counts.updated
     summary.unchanged += counts.unchanged
     summary.position = position
-    summary.batches.append((len(records), position))
 
 
 def read_kamailio_batch(
@@ -73,19 +78,23 @@ def read_kamailio_batch(
     after = int(saved) if saved and saved.isdigit() else 0
     summary.position = after
     rows = read_rows_after(url, kamailio.TABLE, after, batch_rows)
-    records: list[StoredRecord] = []
+    # by id: a Call-ID seen twice in one batch (a reused Call-ID, a dialog written again) is one
+    # record, the later row's, as it would be across two batches
+    records: dict[str, StoredRecord] = {}
     position = after
-    for row in rows:
+    for read, row in enumerate(rows):
         row_id = int(row["id"])
         try:
-            records.append(decode_record(kamailio.encode_row(row, policy)))
+            record = decode_record(kamailio.encode_row(row, policy))
         except (kamailio.RowError, RecordInvalid) as exc:
             if records:
-                _stored(store, app_id, summary, records, position)
+                _stored(store, app_id, summary, records, read, position)
             raise RowRefused(row_id, str(exc)) from None
+        records.pop(record.id, None)
+        records[record.id] = record
         position = row_id
     if rows:
-        _stored(store, app_id, summary, records, position)
+        _stored(store, app_id, summary, records, len(rows), position)
     return len(rows)
 
 
