@@ -12,6 +12,7 @@ from .admin import apps_cli, db_cli, tokens_cli
 from .calls import calls_cli
 from .common import DbOption, fail, global_options, out
 from .data import demo, export_, import_, retention_cli
+from .follow import follow_cli
 from .helptext import tidy_help
 from .mirror import mirror
 from .serve import serve
@@ -35,6 +36,7 @@ app.add_typer(tokens_cli, name="tokens")
 app.add_typer(db_cli, name="db")
 app.add_typer(retention_cli, name="retention")
 app.add_typer(calls_cli, name="calls")
+app.add_typer(follow_cli, name="follow")
 
 
 def _print_version(given: bool) -> None:
