@@ -83,6 +83,11 @@ async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return request.app.openapi_schema.to_schema()
 
 
+def _optional_query(name: str, text: str, default: str | None = None) -> Parameter:
+    schema = Schema(type=OpenAPIType.STRING, default=default)
+    return Parameter(name=name, param_in="query", schema=schema, description=text, required=False)
+
+
 def _call_detail(app: Litestar, method: str) -> Operation:
     operation = getattr(app.openapi_schema.paths[contract.CALL_DETAIL_ROUTE], method)  # type: ignore[index]
     assert isinstance(operation, Operation)
@@ -171,27 +176,11 @@ def document_sources(app: Litestar) -> None:
     )
     operation.parameters = [
         *(operation.parameters or []),
-        Parameter(
-            name="uuid",
-            param_in="query",
-            schema=Schema(type=OpenAPIType.STRING),
-            description="The leg's uuid, as mod_json_cdr appends it to its url; not used",
-            required=False,
+        _optional_query("uuid", "The leg's uuid, as mod_json_cdr appends it to its url; not used"),
+        _optional_query(
+            "internal", "A regular expression for the internal extensions (direction, onnet)"
         ),
-        Parameter(
-            name="internal",
-            param_in="query",
-            schema=Schema(type=OpenAPIType.STRING),
-            description="A regular expression for the internal extensions (direction, onnet)",
-            required=False,
-        ),
-        Parameter(
-            name="tz",
-            param_in="query",
-            schema=Schema(type=OpenAPIType.STRING, default="UTC"),
-            description="The time zone of times written without an offset",
-            required=False,
-        ),
+        _optional_query("tz", "The time zone of times written without an offset", default="UTC"),
     ]
     operation.security = [{BEARER: []}, {BASIC: []}]
     operation.description = f"{operation.description}\n\nToken scope: `ingest`."

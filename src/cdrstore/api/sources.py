@@ -23,9 +23,9 @@ from .calls import (
     _check_declared_length,
     _error,
     _read_body,
+    ingested,
 )
 from .errors import JSON
-from .metrics import count_ingested
 
 FREESWITCH_MEDIA_TYPES: Final = (JSON, FORM_MEDIA_TYPE, BASE64_MEDIA_TYPE)
 
@@ -51,9 +51,7 @@ def _authorised_policy(request: Request[Any, Any, Any], app_id: str) -> Policy:
 
 
 def _ingest(state: State, app_id: str, body: bytes, policy: Policy) -> IngestResponse:
-    counts = ingest_source_document(state.store, app_id, FREESWITCH_JSON.name, body, policy)
-    count_ingested(counts.inserted, counts.updated, counts.unchanged)
-    return IngestResponse(contract.CODE_OK, counts)
+    return ingested(ingest_source_document(state.store, app_id, FREESWITCH_JSON.name, body, policy))
 
 
 @post(

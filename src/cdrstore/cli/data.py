@@ -12,7 +12,7 @@ from rich.progress import BarColumn, TaskProgressColumn, TextColumn
 
 from ..contract import BATCH_MAX_REPORTED_ERRORS, call_detail_path
 from ..errors import DomainError
-from ..ingest.importer import ImportResult, ImportSource, default_jobs
+from ..ingest.importer import ImportOptions, ImportResult, ImportSource, default_jobs
 from ..ingest.sources import SourceFormat
 from ..query import CallFilters
 from .common import EXIT_USAGE, DbOption, err, fail, out, plural, refusals
@@ -164,15 +164,13 @@ def import_(
     with progress(TextColumn("importing"), *columns) as bar:
         task = bar.add_task("import", total=total_bytes, records=0)
         try:
+            options = ImportOptions(jobs, ignore_unknown, source_format, policy)
             result = import_files(
                 store,
                 app_id,
                 sources,
-                jobs,
+                options,
                 lambda done, read: bar.update(task, completed=read, records=done),
-                ignore_unknown,
-                source_format,
-                policy,
             )
         except UnknownApp as exc:
             hint = f"create it with `cdrstore apps create NAME --id {app_id}`"

@@ -113,14 +113,22 @@ def _raw_records(
     return chunks, _locator(source.name, layout == "ndjson")  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class ImportOptions:
+    jobs: int = 1  # processes decoding and validating beside the writer
+    ignore_unknown: bool = False  # drop keys the model does not know
+    source_format: SourceFormat | None = None  # a CDR source's format; None: JSON or NDJSON
+    policy: Policy = DEFAULT_POLICY  # the source's --internal and --tz
+
+
+DEFAULT_OPTIONS: Final = ImportOptions()
+
+
 def validate_and_write(
     sources: list[ImportSource],
     write: Write,
-    jobs: int = 1,
+    options: ImportOptions = DEFAULT_OPTIONS,
     progress: Progress | None = None,
-    ignore_unknown: bool = False,
-    source_format: SourceFormat | None = None,
-    policy: Policy = DEFAULT_POLICY,
 ) -> ImportResult:
     """Validate every record of every source; write the valid ones until the first invalid one is
     seen. `invalid` > 0 in the result means the caller must not keep what was written; a source
@@ -128,10 +136,11 @@ def validate_and_write(
     result = ImportResult()
     seen: dict[str, str] = {}
     done = read = 0
+    jobs, ignore_unknown = options.jobs, options.ignore_unknown
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=gc.disable) if jobs > 1 else None
     try:
         for source in sources:
-            chunks, locate = _raw_records(source, source_format, policy)
+            chunks, locate = _raw_records(source, options.source_format, options.policy)
             validator = BatchValidator(locate=locate, seen=seen)
             for decoded, size in _decoded_chunks(chunks, pool, jobs, ignore_unknown):
                 records = validator.accept(decoded)

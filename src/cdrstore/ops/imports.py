@@ -10,13 +10,13 @@ import logging
 
 from ..gcpause import gc_paused
 from ..ingest.importer import (
-    DEFAULT_POLICY,
+    DEFAULT_OPTIONS,
+    ImportOptions,
     ImportResult,
     ImportSource,
     Progress,
     validate_and_write,
 )
-from ..ingest.sources import Policy, SourceFormat
 from ..record import IngestSummary
 from ..store import Store
 from .accounts import require_app
@@ -32,11 +32,8 @@ def import_files(
     store: Store,
     app_id: str,
     sources: list[ImportSource],
-    jobs: int = 1,
+    options: ImportOptions = DEFAULT_OPTIONS,
     progress: Progress | None = None,
-    ignore_unknown: bool = False,
-    source_format: SourceFormat | None = None,
-    policy: Policy = DEFAULT_POLICY,
 ) -> ImportResult:
     """Validate and store every record of every source, or nothing (`invalid` > 0). Sources are
     JSON or NDJSON, or in a CDR source's own format read by `source_format` under `policy`."""
@@ -44,9 +41,7 @@ def import_files(
     result = ImportResult()
     try:
         with gc_paused(), store.records.writer(app_id) as writer:
-            result = validate_and_write(
-                sources, writer.write, jobs, progress, ignore_unknown, source_format, policy
-            )
+            result = validate_and_write(sources, writer.write, options, progress)
             if result.invalid:
                 raise _RollBack
     except _RollBack:
