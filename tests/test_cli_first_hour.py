@@ -50,7 +50,11 @@ def test_errors_are_one_line_when_stderr_is_not_a_terminal(tmp_path):
 ALL_UNITS = "s (seconds), m (minutes), h (hours), d (days), w (weeks), mo (months), y (years)"
 
 
-@pytest.mark.parametrize("lifetime", ["0s", "soon", "12", "3x"])
+# out of range, or digits of another script: refused as plainly (no traceback)
+OUT_OF_GRAMMAR = ["99999999d", "999999999w", "\u0669\u0660d"]
+
+
+@pytest.mark.parametrize("lifetime", ["0s", "soon", "12", "3x", *OUT_OF_GRAMMAR])
 def test_token_lifetime_errors_list_the_units(cli, lifetime):
     cli("apps", "create", "Acme", "--id", "acme")
     proc = cli(
@@ -81,7 +85,7 @@ def test_token_lifetimes_take_months_and_years(cli):
     assert rows[1]["expires"] > rows[1]["created"]
 
 
-@pytest.mark.parametrize("age", ["0d", "13m", "12h", "7years"])
+@pytest.mark.parametrize("age", ["0d", "13m", "12h", "7years", *OUT_OF_GRAMMAR])
 def test_retention_ages_share_the_grammar(cli, age):
     proc = cli("retention", "apply", "--older-than", age, "--dry-run", check=False)
     assert proc.returncode == 2 and ALL_UNITS in proc.stderr and "--older-than" in proc.stderr
@@ -208,26 +212,6 @@ def test_excel_csv_neither_runs_formulas_nor_loses_leading_zeros(cli):
     assert first["callee"] == '="0212345678"'
     assert second["callerFirstName"] == '="-1+1"' and second["calleeFirstName"] == '="@SUM(A1)"'
     assert second["byeReason"] == '="\tx"'
-
-
-@pytest.mark.parametrize("lifetime", ["99999999d", "999999999w", "\u0669\u0660d"])
-def test_durations_out_of_range_or_in_other_digits_are_refused(cli, lifetime):
-    cli("apps", "create", "Acme", "--id", "acme")
-    proc = cli(
-        "tokens",
-        "create",
-        "--app",
-        "acme",
-        "--scope",
-        "read",
-        "--expires-in",
-        lifetime,
-        check=False,
-    )
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "units:" in proc.stderr
-    age = cli("retention", "apply", "--older-than", lifetime, "--dry-run", check=False)
-    assert age.returncode == 2 and "Traceback" not in age.stderr
 
 
 def test_plain_csv_is_unchanged(cli):

@@ -15,19 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cdrstore.record import STATUSES
 from cdrstore.testing import app_with_token, live_server
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-STATUSES = (
-    "Call Ended",
-    "Declined",
-    "Busy",
-    "Not Answered",
-    "Cancelled",
-    "Abandoned",
-    "Unreachable",
-    "Call Failed",
-)
 WALK_RECORDS = 1_234  # three pages of 500: the walk must follow pages to count them all
 
 
