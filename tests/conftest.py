@@ -67,14 +67,19 @@ def _postgres_unreachable() -> str | None:
         return f"PostgreSQL at {redact_url(POSTGRES_ADMIN_URL)} unreachable: {str(exc).strip()}"
 
 
+def require(missing: str | None, what: str) -> None:
+    """Skip with the reason when something a test needs is missing; under CI=true, fail: there
+    every test must run."""
+    if missing:
+        if IN_CI:
+            pytest.fail(f"{missing} (CI=true: {what} must run)")
+        pytest.skip(missing)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A database of this test run's own, created here and dropped at the end."""
-    reason = _postgres_unreachable()
-    if reason:
-        if IN_CI:
-            pytest.fail(f"{reason} (CI=true: the PostgreSQL tests must run)")
-        pytest.skip(reason)
+    require(_postgres_unreachable(), "the PostgreSQL tests")
     name = f"cdrstore_test_{os.getpid()}_{secrets.token_hex(3)}"
     url = str(make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
     create_postgres_database(url, POSTGRES_ADMIN_URL)

@@ -66,18 +66,16 @@ def local_docs(cli) -> list[bytes]:
     return [line.encode() for line in out.splitlines()]
 
 
-def run_mirror(cli, remote: RemoteServer, *args: str, check: bool = True):
+def mirror_args(cli, remote: RemoteServer) -> list[str]:
+    """`cdrstore mirror` of the remote app into acme (its token in a file, as users keep it)."""
     (cli.dir / "remote.token").write_text(remote.token + "\n")
+    remote_app = ["--from", remote.base, "--remote-app", "remote", "--token-file", "remote.token"]
+    return ["mirror", *remote_app, "--app", "acme"]
+
+
+def run_mirror(cli, remote: RemoteServer, *args: str, check: bool = True):
     return cli(
-        "mirror",
-        "--from",
-        remote.base,
-        "--remote-app",
-        "remote",
-        "--token-file",
-        "remote.token",
-        "--app",
-        "acme",
+        *mirror_args(cli, remote),
         *args,
         check=check,
     )
@@ -103,29 +101,13 @@ def test_the_mirror_ends_equal_through_late_records_and_updates(cli, remote):
 def test_a_killed_mirror_resumes_without_loss_or_duplicates(cli, remote):
     cli("apps", "create", "Acme", "--id", "acme")
     remote.post(recent(2_000, seed=5, days=10))
-    (cli.dir / "remote.token").write_text(remote.token + "\n")
     env = {**os.environ, "CDRSTORE_DATABASE_URL": cli.url, "NO_COLOR": "1"}
-    command = [
-        sys.executable,
-        "-m",
-        "cdrstore",
-        "mirror",
-        "--from",
-        remote.base,
-        "--remote-app",
-        "remote",
-        "--token-file",
-        "remote.token",
-        "--app",
-        "acme",
-        "--max-rate",
-        "240",
-    ]
+    command = [sys.executable, "-m", "cdrstore", *mirror_args(cli, remote), "--max-rate", "240"]
     proc = subprocess.Popen(
         command, cwd=cli.dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     store = open_store(cli.url)
-    try:  # kill it once some of its pages are in: 60 requests a minute, 4 pages in all
+    try:  # kill it once some of its pages are in: 240 requests a minute, 4 pages in all
         deadline = time.monotonic() + 60
         while store.records.count_records("acme") == 0 and time.monotonic() < deadline:
             time.sleep(0.1)

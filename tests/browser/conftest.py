@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.conftest import require
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,11 +38,7 @@ def _missing() -> str | None:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One Chromium for the module."""
-    reason = _missing()
-    if reason:
-        if IN_CI:
-            pytest.fail(f"{reason} (CI=true: the browser tests must run)")
-        pytest.skip(reason)
+    require(_missing(), "the browser tests")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
