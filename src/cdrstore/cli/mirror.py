@@ -81,19 +81,21 @@ def mirror(
         )
 
     remote = Remote(base_url, remote_app, token)
-    with progress(TextColumn("mirroring"), TextColumn("{task.completed:,} records")) as bar:
-        task = bar.add_task("mirror", total=None)
-        with refusals():
-            run_mirror(
-                store,
-                app_id,
-                remote,
-                since_ms=since_ms,
-                overlap_ms=overlap_ms,
-                follow_every=every,
-                per_minute=max_rate,
-                progress=lambda n: bar.update(task, completed=n),
-                on_run=said,
-            )
-    if follow:  # only on an interrupt that ended the loop cleanly
-        err.print("mirror stopped")
+    try:
+        with progress(TextColumn("mirroring"), TextColumn("{task.completed:,} records")) as bar:
+            task = bar.add_task("mirror", total=None)
+            with refusals():
+                run_mirror(
+                    store,
+                    app_id,
+                    remote,
+                    since_ms=since_ms,
+                    overlap_ms=overlap_ms,
+                    follow_every=every,
+                    per_minute=max_rate,
+                    progress=lambda n: bar.update(task, completed=n),
+                    on_run=said,
+                )
+    except KeyboardInterrupt:  # what was stored, with its position, stays: a rerun resumes
+        err.print("mirror stopped; run it again to resume")
+        raise typer.Exit(130) from None
