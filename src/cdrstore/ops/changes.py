@@ -23,7 +23,6 @@ from ..store import Change, Store
 
 CURSOR_VERSION: Final = 1
 _CURSOR: Final = struct.Struct(">BQ")
-CHANGE_LOG_RETENTION_DEFAULT: Final = "30d"
 
 
 @dataclass(frozen=True)
