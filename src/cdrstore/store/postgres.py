@@ -245,11 +245,14 @@ def _stage(cur: psycopg.Cursor[Any], ordered: Sequence[StoredRecord]) -> None:
 
 class PostgresRecords(SqlRecords):
     mark = "%s"
-    # The document through the record's identity, which says which partition holds it.
+    # The document through the record's identity, which says which partition holds it. A scalar
+    # subquery, so that each entry is one probe of call_ids' key and one of its partition's (the
+    # others pruned as it runs): as joins, the planner, misled by a table not yet analysed, read
+    # the app's every record once per entry (measured: 265 s for a page of 1,000 of 10,000).
     changes_sql = (
-        "SELECT l.position, l.op, l.id, c.doc, l.logged_at FROM change_log l"
-        " LEFT JOIN call_ids i ON i.app_id = l.app_id AND i.id = l.id"
-        " LEFT JOIN calls c ON c.app_id = i.app_id AND c.call_date = i.call_date AND c.id = i.id"
+        "SELECT l.position, l.op, l.id, (SELECT c.doc FROM call_ids i JOIN calls c"
+        " ON c.app_id = i.app_id AND c.call_date = i.call_date AND c.id = i.id"
+        " WHERE i.app_id = l.app_id AND i.id = l.id) AS doc, l.logged_at FROM change_log l"
         " WHERE l.app_id = %s AND l.position > %s ORDER BY l.position LIMIT %s"
     )
     lock_app_to_write = " FOR SHARE"
@@ -346,7 +349,8 @@ class PostgresRecords(SqlRecords):
         unknown = months - self._analysed
         if not unknown:
             return
-        names = ["call_ids", "call_counts"] + [partition_name(m) for m in sorted(unknown)]
+        names = ["call_ids", "call_counts", "change_log"]
+        names += [partition_name(m) for m in sorted(unknown)]
         try:
             with self._writing() as cursor:
                 cursor.execute(
@@ -374,7 +378,8 @@ class PostgresRecords(SqlRecords):
         # A partition nobody has analysed yet is planned blind: a 100-record page of a freshly
         # imported 20,000-record store took 27.7 ms until its partitions were analysed, 1.1 ms after
         # (autovacuum gets there, but only a minute or more later). Sampled, so seconds at most.
-        names = ["call_ids", "call_counts", *(name for name, _, _ in self.partitions())]
+        names = ["call_ids", "call_counts", "change_log"]
+        names += [name for name, _, _ in self.partitions()]
         with self._writing() as cursor:
             cursor.execute(f"ANALYZE {', '.join(names)}")
 

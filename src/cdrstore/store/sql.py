@@ -226,13 +226,17 @@ class SqlRecords(RecordStore):
             # The app's row locked as `delete_app` locks it: writers of the app wait, so no record
             # changes between reading and deleting.
             self._require_app(cursor, app_id, self.lock_app_to_delete)
-            cursor.execute(
-                f"SELECT call_date, id, call_type, status, doc FROM calls WHERE app_id = {mark}",
-                (app_id,),
-            )
             hits = []
-            while rows := cursor.fetchmany(2_000):
-                hits += [(d, i, t, s) for d, i, t, s, doc in rows if matches(bytes(doc))]
+            scan = self._streaming_cursor(cursor)  # the app's records as they come, not all at once
+            try:
+                scan.execute(
+                    f"SELECT call_date, id, call_type, status, doc FROM calls WHERE app_id = {mark}",
+                    (app_id,),
+                )
+                while rows := scan.fetchmany(2_000):
+                    hits += [(d, i, t, s) for d, i, t, s, doc in rows if matches(bytes(doc))]
+            finally:
+                scan.close()
             ids = sorted(i for _, i, _, _ in hits)
             if dry_run or not hits:
                 return ids
