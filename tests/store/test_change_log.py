@@ -279,3 +279,22 @@ def test_a_later_writer_waits_for_the_positions_of_an_earlier_one(postgres_url, 
     finally:
         release.set()
         store.close()
+
+
+def test_a_transaction_of_several_batches_logs_them_in_order(store, monkeypatch):
+    # An import writes many batches in one transaction; on PostgreSQL the entries held past
+    # HELD_IN_MEMORY wait in a temporary table (made small here so that both ways are taken).
+    monkeypatch.setattr(pg_backend, "HELD_IN_MEMORY", 2)
+    ensure_app(store, "acme", "Acme")
+    store.records.ingest("acme", records([5]))
+    with store.records.writer("acme") as writer:
+        writer.write(records([3, 1, 2]))
+        writer.write(records([5], version=1) + records([4]))  # 2: held (3 went to the table)
+    assert ops(store, after=1) == [
+        ("insert", "r0001"),
+        ("insert", "r0002"),
+        ("insert", "r0003"),
+        ("insert", "r0004"),
+        ("update", "r0005"),
+    ]
+    assert store.records.change_bounds("acme") == (0, 6) and walk(store) == stored(store)

@@ -10,7 +10,8 @@
   with INSERT ... ON CONFLICT DO NOTHING in id order (a concurrent writer of the same id waits, then
   sees it as existing), existing ones are locked in id order, so two writers never both insert an id
   and never deadlock on identities; a deadlock or serialization failure elsewhere is retried.
-- The change log entries a transaction makes wait in a temporary table until it commits; only then
+- The change log entries a transaction makes wait (in memory, or past 100,000 in a temporary table)
+  until it commits; only then
   are the app's positions taken (`changelog.take_positions`), so the head row is the last lock a
   writer takes and is held for the shortest time, however many batches the transaction writes.
 """
@@ -101,7 +102,9 @@ def _stage_ddl() -> str:
 
 
 STAGE_DDL: Final = _stage_ddl()
-# A transaction's change log entries until it commits, in the order logged (`seq` from 0).
+# A transaction's change log entries until it commits: in memory up to this many, then in a
+# temporary table, in the order logged (`seq` from 0).
+HELD_IN_MEMORY: Final = 100_000
 PENDING_DDL: Final = (
     "CREATE TEMP TABLE IF NOT EXISTS pending_changes"
     ' (seq bigint, op smallint, id text COLLATE "C") ON COMMIT DELETE ROWS'
@@ -115,7 +118,8 @@ class PostgresWriter(BatchWriter):
         self.store = store
         self.connection = connection
         self.app_id = app_id
-        self.pending = 0  # change log entries waiting in pending_changes
+        self.held: list[changelog.Entry] = []  # change log entries until the commit
+        self.spilled = 0  # and those already moved to pending_changes
 
     def write(self, records: Sequence[StoredRecord]) -> IngestSummary:
         if not records:
@@ -134,30 +138,49 @@ class PostgresWriter(BatchWriter):
         return plan.summary(len(records))
 
     def _hold_changes(self, cur: psycopg.Cursor[Any], entries: list[changelog.Entry]) -> None:
-        if not entries:
-            return
-        cur.execute(PENDING_DDL)
-        cur.execute(
-            "INSERT INTO pending_changes (seq, op, id)"
-            " SELECT %s + n - 1, op, id FROM unnest(%s::smallint[], %s::text[])"
-            " WITH ORDINALITY AS t(op, id, n)",
-            (self.pending, [e[0] for e in entries], [e[1] for e in entries]),
-        )
-        self.pending += len(entries)
+        """Keep a batch's entries until the commit: in memory, spilled to pending_changes past
+        HELD_IN_MEMORY (an import of millions of records in one transaction)."""
+        self.held += entries
+        if len(self.held) > HELD_IN_MEMORY:
+            cur.execute(PENDING_DDL)
+            cur.execute(
+                "INSERT INTO pending_changes (seq, op, id)"
+                " SELECT %s + n - 1, op, id FROM unnest(%s::smallint[], %s::text[])"
+                " WITH ORDINALITY AS t(op, id, n)",
+                (self.spilled, [e[0] for e in self.held], [e[1] for e in self.held]),
+            )
+            self.spilled += len(self.held)
+            self.held = []
 
     def log_changes(self) -> None:
         """Take the app's positions for the entries held and log them: the transaction's last
         step before it commits."""
-        if not self.pending:
+        if not self.spilled and not self.held:
             return
+        at = changelog.now_ms()
         with self.connection.cursor() as cur:
-            first = changelog.take_positions(cur, "%s", self.app_id, self.pending)
-            cur.execute(
-                "INSERT INTO change_log (app_id, position, op, id, logged_at)"
-                " SELECT %s, %s + seq, op, id, %s FROM pending_changes ORDER BY seq",
-                (self.app_id, first, changelog.now_ms()),
-            )
-        self.pending = 0
+            n = self.spilled + len(self.held)
+            first = changelog.take_positions(cur, "%s", self.app_id, n)
+            if self.spilled:
+                cur.execute(
+                    "INSERT INTO change_log (app_id, position, op, id, logged_at)"
+                    " SELECT %s, %s + seq, op, id, %s FROM pending_changes ORDER BY seq",
+                    (self.app_id, first, at),
+                )
+            if self.held:
+                cur.execute(
+                    "INSERT INTO change_log (app_id, position, op, id, logged_at)"
+                    " SELECT %s, %s + n - 1, op, id, %s FROM unnest(%s::smallint[], %s::text[])"
+                    " WITH ORDINALITY AS t(op, id, n)",
+                    (
+                        self.app_id,
+                        first + self.spilled,
+                        at,
+                        [e[0] for e in self.held],
+                        [e[1] for e in self.held],
+                    ),
+                )
+        self.spilled, self.held = 0, []
 
     def keep_position(self, source: str, position: str) -> None:
         with self.connection.cursor() as cur:
