@@ -4,7 +4,7 @@ from typing import Final
 
 # docs/api.md#errors: error codes, and the code each HTTP status carries.
 CODE_OK: Final = 0
-CODE_BAD_REQUEST: Final = 6451000  # 400, 408, 413, 415
+CODE_BAD_REQUEST: Final = 6451000  # 400, 408, 410, 413, 415
 CODE_UNAUTHENTICATED: Final = 6452000  # 401
 CODE_FORBIDDEN: Final = 6452001  # 403
 CODE_NOT_FOUND: Final = 6450001  # 404, 405
@@ -17,6 +17,7 @@ CODE_BY_STATUS: Final = {
     404: CODE_NOT_FOUND,
     405: CODE_NOT_FOUND,
     408: CODE_BAD_REQUEST,
+    410: CODE_BAD_REQUEST,  # a change feed cursor older than the retained log
     413: CODE_BAD_REQUEST,
     415: CODE_BAD_REQUEST,
     429: CODE_RATE_LIMITED,
@@ -47,6 +48,11 @@ SCOPES: Final = ("read", "ingest")
 CALL_DETAIL_PATH: Final = "/v1/api/apps/{appID:str}/data/call-detail"
 CALL_DETAIL_ROUTE: Final = CALL_DETAIL_PATH.replace(":str}", "}")  # as documented and logged
 
+# docs/api.md#following-changes: the change feed of an app's records (an extension).
+CHANGES_PATH: Final = CALL_DETAIL_PATH + "/changes"
+CHANGES_ROUTE: Final = CHANGES_PATH.replace(":str}", "}")
+CHANGES_LIMIT_DEFAULT: Final = 100
+CHANGES_LIMIT_MAX: Final = 1000
 
 # docs/sources/freeswitch.md: what FreeSWITCH's mod_json_cdr posts to (one leg a request).
 FREESWITCH_INGEST_PATH: Final = "/v1/api/apps/{appID:str}/ingest/freeswitch"
@@ -56,6 +62,11 @@ FREESWITCH_INGEST_ROUTE: Final = FREESWITCH_INGEST_PATH.replace(":str}", "}")
 def call_detail_path(app_id: str) -> str:
     """The call-detail path of one app."""
     return CALL_DETAIL_PATH.replace("{appID:str}", app_id)
+
+
+def changes_path(app_id: str) -> str:
+    """The change feed path of one app."""
+    return CHANGES_PATH.replace("{appID:str}", app_id)
 
 
 def page_body(docs: list[bytes]) -> bytes:

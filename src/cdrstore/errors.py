@@ -67,3 +67,8 @@ class RateLimited(DomainError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after  # seconds until the window starts afresh
+
+
+class CursorExpired(DomainError):
+    """A change feed cursor from before the oldest entry the change log still holds: what changed
+    since it can no longer be told, and the client must copy the records afresh."""

@@ -16,12 +16,18 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
-from .contract import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
+from .contract import (
+    CHANGES_LIMIT_DEFAULT,
+    CHANGES_LIMIT_MAX,
+    PAGE_LIMIT_DEFAULT,
+    PAGE_LIMIT_MAX,
+)
 from .errors import DomainError
 from .record import CALL_TYPES, STATUSES
 from .timestamps import parse_exact
 
 QUERY_PARAMETERS: Final = ("callType", "status", "startAt", "endAt", "offset", "limit")
+CHANGES_PARAMETERS: Final = ("cursor", "limit")  # the change feed's (docs/api.md#following-changes)
 INGEST_PARAMETERS: Final = ("ignoreUnknown",)  # POST's only one: drop keys the model does not know
 OFFSET_MAX: Final = 2**53  # beyond any store's row count; keeps SQL integers in range
 _INTEGER = re.compile(r"-?[0-9]{1,30}\Z")  # ASCII digits only (\d would take any script's)
@@ -153,12 +159,7 @@ def parse_call_query(pairs: Iterable[tuple[str, str]]) -> PageQuery:
     if offset > OFFSET_MAX:
         raise QueryError(f"offset too large: at most {OFFSET_MAX}")
 
-    limit = _integer("limit", given["limit"]) if "limit" in given else PAGE_LIMIT_DEFAULT
-    if limit > PAGE_LIMIT_MAX:
-        raise QueryError(f"exceed maximum limit {PAGE_LIMIT_MAX}")
-    if limit < 1:
-        raise QueryError("limit must be at least 1")
-
+    limit = _limit(given, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX)
     return PageQuery(
         call_type,
         status,
@@ -166,4 +167,29 @@ def parse_call_query(pairs: Iterable[tuple[str, str]]) -> PageQuery:
         None if end is None else math.ceil(end),
         offset,
         limit,
+    )
+
+
+def _limit(given: dict[str, str], default: int, maximum: int) -> int:
+    limit = _integer("limit", given["limit"]) if "limit" in given else default
+    if limit > maximum:
+        raise QueryError(f"exceed maximum limit {maximum}")
+    if limit < 1:
+        raise QueryError("limit must be at least 1")
+    return limit
+
+
+@dataclass(frozen=True)
+class ChangesQuery:
+    """A page of the change feed: after the cursor (None: from the oldest entry kept)."""
+
+    cursor: str | None = None  # opaque here; ops.changes reads it
+    limit: int = CHANGES_LIMIT_DEFAULT
+
+
+def parse_changes_query(pairs: Iterable[tuple[str, str]]) -> ChangesQuery:
+    """A ChangesQuery from the feed's query string; every other parameter refused."""
+    given = _named(pairs, CHANGES_PARAMETERS)
+    return ChangesQuery(
+        given.get("cursor") or None, _limit(given, CHANGES_LIMIT_DEFAULT, CHANGES_LIMIT_MAX)
     )

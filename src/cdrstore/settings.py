@@ -21,6 +21,10 @@ HEADER_TIMEOUT_ENV: Final = "CDRSTORE_HEADER_TIMEOUT"
 HEADER_TIMEOUT_DEFAULT: Final = 10.0  # seconds for a request's whole head (nginx: 60)
 METRICS_ENV: Final = "CDRSTORE_METRICS"
 CORS_ORIGINS_ENV: Final = "CDRSTORE_CORS_ORIGINS"
+# How long the change log keeps its entries (docs/configuration.md#the-change-log): read by
+# `cdrstore retention apply`, which trims it; a duration of durations.py, a day or more.
+CHANGE_LOG_RETENTION_ENV: Final = "CDRSTORE_CHANGE_LOG_RETENTION"
+CHANGE_LOG_RETENTION_DEFAULT: Final = "30d"
 # prometheus_client's own variable; read when it is first imported, so set before any import of it.
 MULTIPROC_DIR_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 BODY_TIMEOUT_DEFAULT: Final = 30.0  # seconds without a byte of a request body (nginx: 60)
@@ -29,6 +33,11 @@ BODY_TIMEOUT_DEFAULT: Final = 30.0  # seconds without a byte of a request body (
 def database_url(explicit: str | None = None) -> str:
     """The database to use: the one given, else the environment's, else `cdrstore.db` here."""
     return explicit or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
+
+
+def change_log_retention() -> str:
+    """The change log's retention age: the environment's, else 30 days."""
+    return os.environ.get(CHANGE_LOG_RETENTION_ENV, "").strip() or CHANGE_LOG_RETENTION_DEFAULT
 
 
 def parse_seconds(text: str, name: str, option: str) -> float:

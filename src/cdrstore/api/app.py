@@ -13,6 +13,7 @@ from ..settings import Settings
 from ..store import Store
 from .accesslog import AccessLog
 from .calls import get_call_details, post_call_details
+from .changes import get_changes
 from .cors import UnlistedOrigins, cors_config
 from .docs import DOCS_PATH, root, swagger_assets, swagger_page
 from .errors import EXCEPTION_HANDLERS
@@ -42,7 +43,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         version=__version__,
         description=(
             "CINNOX-compatible call detail records. Errors: "
-            f"400/413/415 {contract.CODE_BAD_REQUEST}, 401 {contract.CODE_UNAUTHENTICATED}, "
+            f"400/410/413/415 {contract.CODE_BAD_REQUEST}, 401 {contract.CODE_UNAUTHENTICATED}, "
             f"403 {contract.CODE_FORBIDDEN}, 404/405 {contract.CODE_NOT_FOUND}, "
             f"429 {contract.CODE_RATE_LIMITED}, 500/503 {contract.CODE_INTERNAL}."
         ),
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         route_handlers=[
             get_call_details,
             post_call_details,
+            get_changes,
             post_freeswitch_cdr,
             healthz,
             readyz,

@@ -18,6 +18,7 @@ from litestar.exceptions import HTTPException
 
 from .. import contract
 from ..errors import (
+    CursorExpired,
     DomainError,
     Forbidden,
     InvalidRequest,
@@ -52,6 +53,7 @@ HTTP_STATUS: Final[dict[type[DomainError], int]] = {
     UnknownApp: 404,
     MethodNotAllowed: 405,
     RequestTimeout: 408,
+    CursorExpired: 410,
     BatchTooLarge: 413,
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,

@@ -21,7 +21,7 @@ from litestar.openapi.spec import (
 )
 
 from .. import contract
-from ..query import QUERY_PARAMETERS
+from ..query import CHANGES_PARAMETERS, QUERY_PARAMETERS
 from ..record import CALL_TYPES, STATUSES
 
 # "Authorize" in /docs, then "Try it out": every call-detail operation takes a bearer token.
@@ -186,9 +186,44 @@ def document_sources(app: Litestar) -> None:
     operation.description = f"{operation.description}\n\nToken scope: `ingest`."
 
 
+# The change feed's parameters; the rules are query.parse_changes_query's and ops.changes'.
+_CHANGES_QUERY: Final[dict[str, tuple[Schema, str]]] = {
+    "cursor": (
+        Schema(type=OpenAPIType.STRING),
+        "Opaque: the `cursor` of the previous answer. Absent: from the oldest change kept.",
+    ),
+    "limit": (
+        Schema(
+            type=OpenAPIType.INTEGER,
+            minimum=1,
+            maximum=contract.CHANGES_LIMIT_MAX,
+            default=contract.CHANGES_LIMIT_DEFAULT,
+        ),
+        "Changes a page at most",
+    ),
+}
+assert tuple(_CHANGES_QUERY) == CHANGES_PARAMETERS
+
+
+def document_changes(app: Litestar) -> None:
+    """The change feed's query and security (scope `read`)."""
+    operation = app.openapi_schema.paths[contract.CHANGES_ROUTE].get  # type: ignore[index]
+    assert isinstance(operation, Operation)
+    operation.parameters = [
+        *(operation.parameters or []),
+        *(
+            Parameter(name=name, param_in="query", schema=schema, description=text, required=False)
+            for name, (schema, text) in _CHANGES_QUERY.items()
+        ),
+    ]
+    operation.security = [{BEARER: []}]
+    operation.description = f"{operation.description}\n\nToken scope: `read`."
+
+
 def document(app: Litestar) -> None:
     document_query(app)
     document_ingest_query(app)
     document_ingest_body(app)
     document_security(app)
     document_sources(app)
+    document_changes(app)

@@ -12,6 +12,7 @@ from .admin import apps_cli, db_cli, tokens_cli
 from .calls import calls_cli
 from .common import DbOption, fail, global_options, out
 from .data import demo, export_, import_, retention_cli
+from .erase import erase
 from .follow import follow_cli
 from .helptext import tidy_help
 from .mirror import mirror
@@ -31,6 +32,7 @@ app.command("import")(import_)
 app.command("export")(export_)
 app.command()(demo)
 app.command()(mirror)
+app.command()(erase)
 app.add_typer(apps_cli, name="apps")
 app.add_typer(tokens_cli, name="tokens")
 app.add_typer(db_cli, name="db")

@@ -231,17 +231,26 @@ def retention_apply(
     ] = False,
     db: DbOption = None,
 ) -> None:
-    """Remove old records: whole monthly partitions where every app allows (PostgreSQL), rows otherwise."""
+    """Remove old records: whole monthly partitions where every app allows (PostgreSQL), rows
+    otherwise; then trim the change log to its retention ($CDRSTORE_CHANGE_LOG_RETENTION)."""
     from datetime import UTC, datetime
 
     from ..durations import age_cutoff
+    from ..ops.changes import trim_change_log
     from ..ops.retention import apply_retention
+    from ..settings import CHANGE_LOG_RETENTION_ENV, change_log_retention
     from ..timestamps import format_timestamp
 
+    now = datetime.now(UTC)
+    log_retention = change_log_retention()
     try:
-        cutoff = age_cutoff(older_than, datetime.now(UTC))
+        cutoff = age_cutoff(older_than, now)
     except ValueError as exc:
         raise fail(f"--older-than: {exc}", EXIT_USAGE) from None
+    try:
+        age_cutoff(log_retention, now)
+    except ValueError as exc:
+        raise fail(f"{CHANGE_LOG_RETENTION_ENV}: {exc}", EXIT_USAGE) from None
     cutoff_ms = int(cutoff.timestamp() * 1000)
     store = open_db(db, creates=False)
     with refusals():
@@ -255,6 +264,15 @@ def retention_apply(
             markup=False,
         )
     out.print(f"{verb} {sum(report.removed.values()):,} records in all", markup=False)
+    if dry_run:
+        return
+    with refusals():
+        trimmed, log_cutoff = trim_change_log(store, log_retention, now)
+    out.print(
+        f"trimmed {trimmed:,} change log {'entry' if trimmed == 1 else 'entries'} older than"
+        f" {format_timestamp(log_cutoff)} ({CHANGE_LOG_RETENTION_ENV}={log_retention})",
+        markup=False,
+    )
 
 
 # --- demo -------------------------------------------------------------------------------------

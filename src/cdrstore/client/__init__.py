@@ -6,6 +6,8 @@
         for call in client.iter_calls(call_type="offnet"):   # every page, lazily
             print(call.id, call.call_datetime())
         client.ingest(records)                               # cdrstore's POST extension
+        for page in client.iter_changes(cursor=saved):       # the change feed (extension)
+            apply(page.changes); saved = page.cursor          # keep the cursor after each page
 
 `AsyncClient` has the same methods, awaitable (`iter_calls` is an async iterator). Only the
 reference API is relied on (offset paging, stopping on a short page); cdrstore's `Link: rel="next"`
@@ -26,14 +28,14 @@ import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import httpx
 import msgspec
 
-from ..contract import PAGE_LIMIT_MAX, call_detail_path
+from ..contract import CHANGES_LIMIT_MAX, PAGE_LIMIT_MAX, call_detail_path, changes_path
 from ..query import CallFilters
 from ..record import IngestSummary, Record
 from ..timestamps import format_timestamp
@@ -41,6 +43,7 @@ from .errors import (
     ApiError,
     AuthenticationError,
     CdrstoreError,
+    CursorExpired,
     InvalidRequest,
     PermissionDenied,
     RateLimited,
@@ -68,6 +71,54 @@ class _Page(msgspec.Struct):
 
 _PAGE = msgspec.json.Decoder(_Page)
 _RECORD = msgspec.json.Decoder(ServedRecord)
+
+
+class Change(msgspec.Struct, frozen=True):
+    """One entry of the change feed: an upsert with the record as it is now, or a delete."""
+
+    op: Literal["upsert", "delete"]
+    id: str
+    record: ServedRecord | None = None  # None for a delete
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """A page of the change feed. Apply its changes, then keep its cursor: the next page starts
+    after it, and so does a consumer that restarts."""
+
+    changes: list[Change]
+    cursor: str
+    has_more: bool
+
+
+class _Entry(msgspec.Struct):
+    op: Literal["upsert", "delete"]
+    id: str
+    record: msgspec.Raw = msgspec.Raw(b"")  # absent on a delete
+
+
+class _ChangesBody(msgspec.Struct):
+    result: list[_Entry]
+    cursor: str
+    hasMore: bool  # the wire's name
+    code: int = 0
+
+
+_CHANGES = msgspec.json.Decoder(_ChangesBody)
+
+
+def _change_page(content: bytes) -> ChangePage:
+    body = _CHANGES.decode(content)
+    changes = [
+        Change(e.op, e.id, decode_served(e.record) if e.op == "upsert" else None)
+        for e in body.result
+    ]
+    return ChangePage(changes, body.cursor, body.hasMore)
+
+
+def _changes_params(cursor: str | None, limit: int | None) -> list[tuple[str, str]]:
+    params = [] if cursor is None else [("cursor", cursor)]
+    return params if limit is None else [*params, ("limit", str(limit))]
 
 
 def decode_served(raw: bytes | msgspec.Raw) -> ServedRecord:
@@ -199,6 +250,7 @@ class _Base(ABC):
         self.max_retries = max_retries
         self.max_wait = max_wait
         self.path = call_detail_path(app_id)
+        self.changes_path = changes_path(app_id)
         self._http = self._open(transport)
 
     @abstractmethod
@@ -285,6 +337,24 @@ class Client(_Base):
         )
         return msgspec.convert(msgspec.json.decode(response.content)["result"], IngestSummary)
 
+    def changes(self, cursor: str | None = None, limit: int | None = None) -> ChangePage:
+        """One page of the change feed after a cursor (None: from the oldest change kept; limit
+        None: the server's, 100). CursorExpired: the cursor is too old, sync afresh."""
+        response = self._send("GET", self.changes_path, params=_changes_params(cursor, limit))
+        return _change_page(response.content)
+
+    def iter_changes(
+        self, cursor: str | None = None, limit: int = CHANGES_LIMIT_MAX
+    ) -> Iterator[ChangePage]:
+        """Every page of the change feed from a cursor to its end (the last page too, empty or
+        not, so that its cursor can be kept), lazily."""
+        while True:
+            page = self.changes(cursor, limit)
+            yield page
+            if not page.has_more:
+                return
+            cursor = page.cursor
+
 
 class AsyncClient(_Base):
     """The asynchronous twin of `Client`."""
@@ -336,13 +406,30 @@ class AsyncClient(_Base):
         )
         return msgspec.convert(msgspec.json.decode(response.content)["result"], IngestSummary)
 
+    async def changes(self, cursor: str | None = None, limit: int | None = None) -> ChangePage:
+        response = await self._send("GET", self.changes_path, params=_changes_params(cursor, limit))
+        return _change_page(response.content)
+
+    async def iter_changes(
+        self, cursor: str | None = None, limit: int = CHANGES_LIMIT_MAX
+    ) -> AsyncIterator[ChangePage]:
+        while True:
+            page = await self.changes(cursor, limit)
+            yield page
+            if not page.has_more:
+                return
+            cursor = page.cursor
+
 
 __all__ = [
     "ApiError",
     "AsyncClient",
     "AuthenticationError",
     "CdrstoreError",
+    "Change",
+    "ChangePage",
     "Client",
+    "CursorExpired",
     "InvalidRequest",
     "PermissionDenied",
     "RateLimited",

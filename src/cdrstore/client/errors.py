@@ -4,6 +4,7 @@ CdrstoreError
 ├── TransportError          the server could not be reached (after retries)
 └── ApiError                the server answered with an error (.status, .code, .message)
     ├── InvalidRequest      400, 404, 405, 413, 415: the message says what is wrong
+    │   └── CursorExpired   410: the change feed's cursor is older than the log kept
     ├── AuthenticationError 401: token missing, unknown, revoked or expired
     ├── PermissionDenied    403: token not valid for this app, or lacks the scope
     ├── RateLimited         429 (.retry_after, seconds)
@@ -36,6 +37,11 @@ class ApiError(CdrstoreError):
 
 class InvalidRequest(ApiError):
     pass
+
+
+class CursorExpired(InvalidRequest):
+    """The change feed no longer holds what changed after this cursor: copy the records afresh
+    (`iter_calls`), then follow the feed from no cursor."""
 
 
 class AuthenticationError(ApiError):
@@ -83,6 +89,8 @@ def error_for(response: httpx.Response) -> ApiError:
         return AuthenticationError(status, code, message)
     if status == 403:
         return PermissionDenied(status, code, message)
+    if status == 410:
+        return CursorExpired(status, code, message)
     if status == 429:
         return RateLimited(status, code, message, retry_after(response))
     if status >= 500:
