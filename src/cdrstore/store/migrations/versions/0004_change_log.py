@@ -6,6 +6,8 @@ Revises: 0003
 Create Date: 2026-11-27
 """
 
+import time
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -38,6 +40,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("app_id", name="change_heads_pkey"),
         sqlite_with_rowid=False,
     )
+    _log_stored_records(postgres)
+
+
+def _log_stored_records(postgres: bool) -> None:
+    """An insert entry for every record stored before the log existed, in the served order, so that
+    a walk of the feed from no cursor reproduces an app upgraded from an earlier version too."""
+    mark = "%s" if postgres else "?"
+    logged_at = time.time_ns() // 1_000_000
+    cursor = op.get_bind().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute("SELECT app_id FROM apps ORDER BY app_id")
+    for (app_id,) in cursor.fetchall():
+        cursor.execute(
+            "INSERT INTO change_log (app_id, position, op, id, logged_at)"
+            f" SELECT app_id, row_number() OVER (ORDER BY call_date, id), 0, id, {mark}"
+            f" FROM calls WHERE app_id = {mark}",
+            (logged_at, app_id),
+        )
+        cursor.execute(
+            "INSERT INTO change_heads (app_id, position, trimmed_through)"
+            f" SELECT {mark}, count(*), 0 FROM change_log WHERE app_id = {mark}",
+            (app_id, app_id),
+        )
 
 
 def downgrade() -> None:
