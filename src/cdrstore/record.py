@@ -27,7 +27,9 @@ Status = Literal[
     "Unreachable",
     "Call Failed",
 ]
+Direction = Literal["Inbound", "Outbound"]
 CALL_TYPES: Final[tuple[str, ...]] = get_args(CallType)
+DIRECTIONS: Final[tuple[str, ...]] = get_args(Direction)
 STATUSES: Final[tuple[str, ...]] = get_args(Status)
 Role = Literal["ADMIN", "SUPERVISOR", "AGENT", ""]
 
@@ -94,7 +96,7 @@ class Record(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False)
     fromRegion: str = ""
     callSeq: int = 0
     callID: str = ""
-    callDirection: Literal["Inbound", "Outbound"]
+    callDirection: Direction
     callType: CallType
     fromIP: Annotated[str, msgspec.Meta(description='"" or an IPv4/IPv6 address')] = ""
     callPrepareFromNum: str = ""

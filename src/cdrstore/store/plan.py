@@ -48,16 +48,22 @@ class Derived:
     numbers_added: list[NumberRow] = field(default_factory=list)
     numbers_removed: list[NumberRow] = field(default_factory=list)
 
-    def count(self, call_id: str, call_date: int, coded: tuple[int, int], facts: CallFacts, sign: int) -> None:
+    def count(
+        self, call_id: str, call_date: int, coded: tuple[int, int], facts: CallFacts, sign: int
+    ) -> None:
         """Add (sign 1) or take back (sign -1) one record; `coded`: its (call type, status)."""
         call_type, status = coded
         direction = DIRECTION_CODES[facts.direction]
         stats_key = (call_date // STATS_BUCKET_MS, call_type, direction)
-        party_key = (call_date // PARTY_BUCKET_MS, call_type, direction, facts.agent, facts.department)
-        for table, key in ((self.stats, stats_key), (self.party, party_key)):
-            vector = table.setdefault(key, [0] * (len(STATUS_COLUMNS) + 1))  # type: ignore[attr-defined]
-            vector[status] += sign
-            vector[-1] += sign * facts.talk_ms
+        party_key = (
+            call_date // PARTY_BUCKET_MS,
+            call_type,
+            direction,
+            facts.agent,
+            facts.department,
+        )
+        _add(self.stats.setdefault(stats_key, _zeros()), status, sign, facts.talk_ms)
+        _add(self.party.setdefault(party_key, _zeros()), status, sign, facts.talk_ms)
         rows = self.numbers_added if sign > 0 else self.numbers_removed
         rows.extend((number, call_date, call_id) for number in facts.numbers)
 
@@ -68,6 +74,15 @@ class Derived:
 
     def party_changes(self) -> list[tuple[object, ...]]:
         return _changes(self.party)
+
+
+def _zeros() -> list[int]:
+    return [0] * (len(STATUS_COLUMNS) + 1)
+
+
+def _add(vector: list[int], status: int, sign: int, talk_ms: int) -> None:
+    vector[status] += sign
+    vector[-1] += sign * talk_ms
 
 
 def _changes(table: dict[Any, list[int]]) -> list[tuple[object, ...]]:

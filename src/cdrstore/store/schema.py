@@ -142,7 +142,9 @@ def status_column(status: str) -> str:
 
 
 # The statuses as columns (in code order), so that one row holds a slice's whole byStatus.
-STATUS_COLUMNS: Final = tuple(status_column(s) for s in sorted(STATUS_CODES, key=STATUS_CODES.get))
+STATUS_COLUMNS: Final = tuple(
+    status_column(status) for status, _ in sorted(STATUS_CODES.items(), key=lambda item: item[1])
+)
 
 
 def _counts() -> list[Column[int]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from ..query import PageQuery
+from ..query import PageQuery, StatsQuery
 from ..record import StoredRecord
 from .base import Page, RecordStore, RemovedApp, RetentionReport
 from .codes import CALL_TYPE_CODES, DIRECTION_CODES, STATUS_CODES
@@ -23,6 +23,7 @@ from .errors import UnknownApp
 from .paging import SEEK_MIN_OFFSET, bucket_of, seek
 from .plan import Derived
 from .schema import COUNT_BUCKET_MS, PARTY_BUCKET_MS, STATS_BUCKET_MS, STATUS_COLUMNS
+from .stats import StatsReader
 
 ORDER = " ORDER BY call_date, id"
 
@@ -170,6 +171,10 @@ class SqlRecords(RecordStore):
                 (app_id,),
             )
             return int(cursor.fetchone()[0])
+
+    def stats(self, app_id: str, query: StatsQuery) -> dict[int | str, list[int]]:
+        with self._reading() as cursor:
+            return StatsReader(cursor, self.mark, app_id, query).cells()
 
     def apply_retention(
         self, cutoff_ms: int, app_ids: Sequence[str], *, every_app: bool, dry_run: bool
