@@ -36,7 +36,15 @@ from .errors import register_driver
 from .paging import bucket_of
 from .plan import BatchPlan, StoredRow, plan_batch
 from .schema import calls
-from .sql import FACT_COLUMNS, ROLLUPS, SqlRecords, fact_values, keep_position, write_derived
+from .sql import (
+    FACT_COLUMNS,
+    GRAINED,
+    ROLLUPS,
+    SqlRecords,
+    fact_values,
+    keep_position,
+    write_derived,
+)
 from .windows import PostgresWindows
 
 register_driver(psycopg.Error, psycopg.OperationalError)
@@ -194,7 +202,7 @@ class PostgresWriter(BatchWriter):
                 " DO UPDATE SET n = call_counts.n + excluded.n",
                 [(app_id, *change) for change in changes],
             )
-        write_derived(cur, "%s", app_id, plan.derived)
+        write_derived(cur, "%s", app_id, plan.derived, arrays=True)
 
 
 def _stage(cur: psycopg.Cursor[Any], ordered: Sequence[StoredRecord]) -> None:
@@ -401,12 +409,14 @@ class PostgresRecords(SqlRecords):
                         " AND call_date < %s",
                         (app_id, lo, hi),
                     )
-                    for table, (width, _) in ROLLUPS.items():  # months are whole buckets
-                        cur.execute(
-                            f"DELETE FROM {table} WHERE app_id = %s AND bucket >= %s"
-                            " AND bucket < %s",
-                            (app_id, lo // width, hi // width),
-                        )
+                    for table, (widths, _) in ROLLUPS.items():  # months are whole buckets
+                        for width in widths:
+                            grain = f" AND grain = {width}" if table == GRAINED else ""
+                            cur.execute(
+                                f"DELETE FROM {table} WHERE app_id = %s{grain} AND bucket >= %s"
+                                " AND bucket < %s",
+                                (app_id, lo // width, hi // width),
+                            )
                 cur.execute(f"DROP TABLE {name}")
         self._partitions = set()
         return [p[0] for p in expired], by_app, (expired[-1][2] if expired else None)

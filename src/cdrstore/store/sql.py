@@ -22,7 +22,7 @@ from .codes import CALL_TYPE_CODES, DIRECTION_CODES, STATUS_CODES
 from .errors import UnknownApp
 from .paging import SEEK_MIN_OFFSET, bucket_of, seek
 from .plan import Derived
-from .schema import COUNT_BUCKET_MS, PARTY_BUCKET_MS, STATS_BUCKET_MS, STATUS_COLUMNS
+from .schema import COUNT_BUCKET_MS, PARTY_BUCKET_MS, STATS_GRAINS_MS, STATUS_COLUMNS
 from .stats import StatsReader
 
 ORDER = " ORDER BY call_date, id"
@@ -368,11 +368,12 @@ def expire_rows(
 # --- what the statistics and the number search keep beside the records ---------------------------
 FACT_COLUMNS = ("direction", "talk_ms", "agent", "department")
 VECTOR_COLUMNS = (*STATUS_COLUMNS, "talk_ms")
-# Each rollup: its bucket's width and the columns of its key after (app_id, bucket).
-ROLLUPS: dict[str, tuple[int, tuple[str, ...]]] = {
-    "call_stats": (STATS_BUCKET_MS, ("call_type", "direction")),
-    "call_party_stats": (PARTY_BUCKET_MS, ("call_type", "direction", "agent", "department")),
+# Each rollup: its buckets' widths and the columns of its key after (app_id, [grain,] bucket).
+ROLLUPS: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
+    "call_stats": (STATS_GRAINS_MS, ("call_type", "direction")),
+    "call_party_stats": ((PARTY_BUCKET_MS,), ("call_type", "direction", "agent", "department")),
 }
+GRAINED = "call_stats"  # the rollup whose key holds its bucket's width
 
 
 def fact_values(record: StoredRecord) -> tuple[int, int, str, str]:
@@ -381,8 +382,12 @@ def fact_values(record: StoredRecord) -> tuple[int, int, str, str]:
     return DIRECTION_CODES[facts.direction], facts.talk_ms, facts.agent, facts.department
 
 
+def _grain(table: str) -> tuple[str, ...]:
+    return ("grain",) if table == GRAINED else ()
+
+
 def _upsert(table: str, mark: str) -> str:
-    keys = ("bucket", *ROLLUPS[table][1])
+    keys = (*_grain(table), "bucket", *ROLLUPS[table][1])
     columns = ("app_id", *keys, *VECTOR_COLUMNS)
     added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in VECTOR_COLUMNS)
     return (
@@ -391,20 +396,39 @@ def _upsert(table: str, mark: str) -> str:
     )
 
 
-def write_derived(cursor: Any, mark: str, app_id: str, derived: Derived) -> None:
-    """Move the statistics and the number search by what a write changed, in its transaction."""
+def write_derived(
+    cursor: Any, mark: str, app_id: str, derived: Derived, arrays: bool = False
+) -> None:
+    """Move the statistics and the number search by what a write changed, in its transaction.
+    `arrays`: the search's rows go as arrays in one statement (PostgreSQL's unnest), not one
+    statement a row."""
     if derived.numbers_removed:
-        cursor.executemany(
-            f"DELETE FROM call_numbers WHERE app_id = {mark} AND number = {mark}"
-            f" AND call_date = {mark} AND id = {mark}",
-            [(app_id, *row) for row in derived.numbers_removed],
-        )
+        if arrays:
+            cursor.execute(
+                "DELETE FROM call_numbers WHERE app_id = %s AND (number, call_date, id) IN"
+                " (SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[]))",
+                (app_id, *map(list, zip(*derived.numbers_removed, strict=True))),
+            )
+        else:
+            cursor.executemany(
+                f"DELETE FROM call_numbers WHERE app_id = {mark} AND number = {mark}"
+                f" AND call_date = {mark} AND id = {mark}",
+                [(app_id, *row) for row in derived.numbers_removed],
+            )
     if derived.numbers_added:
-        cursor.executemany(
-            "INSERT INTO call_numbers (app_id, number, call_date, id)"
-            f" VALUES ({mark}, {mark}, {mark}, {mark}) ON CONFLICT DO NOTHING",
-            [(app_id, *row) for row in derived.numbers_added],
-        )
+        if arrays:
+            cursor.execute(
+                "INSERT INTO call_numbers (app_id, number, call_date, id)"
+                " SELECT %s, * FROM unnest(%s::text[], %s::bigint[], %s::text[])"
+                " ON CONFLICT DO NOTHING",
+                (app_id, *map(list, zip(*derived.numbers_added, strict=True))),
+            )
+        else:
+            cursor.executemany(
+                "INSERT INTO call_numbers (app_id, number, call_date, id)"
+                f" VALUES ({mark}, {mark}, {mark}, {mark}) ON CONFLICT DO NOTHING",
+                [(app_id, *row) for row in derived.numbers_added],
+            )
     for table, changes in (
         ("call_stats", derived.stats_changes()),
         ("call_party_stats", derived.party_changes()),
@@ -429,16 +453,21 @@ def expire_derived(cursor: Any, app_id: str, cutoff_ms: int, mark: str) -> None:
         f"DELETE FROM call_numbers WHERE app_id = {mark} AND call_date < {mark}",
         (app_id, cutoff_ms),
     )
-    for table, (width, keys) in ROLLUPS.items():
-        cut = cutoff_ms // width
-        cursor.execute(
-            f"DELETE FROM {table} WHERE app_id = {mark} AND bucket <= {mark}", (app_id, cut)
-        )
-        columns = ", ".join(keys)
-        cursor.execute(
-            f"INSERT INTO {table} (app_id, bucket, {columns}, {', '.join(VECTOR_COLUMNS)})"
-            f" SELECT app_id, {mark}, {columns}, {_status_sums()} FROM calls"
-            f" WHERE app_id = {mark} AND call_date >= {mark} AND call_date < {mark}"
-            f" GROUP BY app_id, {columns}",
-            (cut, app_id, cut * width, (cut + 1) * width),
-        )
+    for table, (widths, keys) in ROLLUPS.items():
+        grained = table == GRAINED
+        for width in widths:
+            cut = cutoff_ms // width
+            grain = f" AND grain = {width}" if grained else ""
+            cursor.execute(
+                f"DELETE FROM {table} WHERE app_id = {mark}{grain} AND bucket <= {mark}",
+                (app_id, cut),
+            )
+            columns = ", ".join((*_grain(table), "bucket", *keys))
+            chosen = ", ".join((*([str(width)] if grained else []), mark, *keys))
+            cursor.execute(
+                f"INSERT INTO {table} (app_id, {columns}, {', '.join(VECTOR_COLUMNS)})"
+                f" SELECT app_id, {chosen}, {_status_sums()} FROM calls"
+                f" WHERE app_id = {mark} AND call_date >= {mark} AND call_date < {mark}"
+                f" GROUP BY app_id, {', '.join(keys)}",
+                (cut, app_id, cut * width, (cut + 1) * width),
+            )
