@@ -106,6 +106,8 @@ def _stage_ddl() -> str:
 
 
 STAGE_DDL: Final = _stage_ddl()
+# The tables written beside `calls`: planned blind until analysed, like a new partition.
+DERIVED_TABLES: Final = ("call_ids", "call_counts", *ROLLUPS, "call_numbers")
 STAGE_COLUMNS: Final = ", ".join(("call_date", "id", "call_type", "status", "doc", *FACT_COLUMNS))
 
 
@@ -317,7 +319,7 @@ class PostgresRecords(SqlRecords):
         unknown = months - self._analysed
         if not unknown:
             return
-        names = ["call_ids", "call_counts"] + [partition_name(m) for m in sorted(unknown)]
+        names = [*DERIVED_TABLES] + [partition_name(m) for m in sorted(unknown)]
         try:
             with self._writing() as cursor:
                 cursor.execute(
@@ -345,7 +347,7 @@ class PostgresRecords(SqlRecords):
         # A partition nobody has analysed yet is planned blind: a 100-record page of a freshly
         # imported 20,000-record store took 27.7 ms until its partitions were analysed, 1.1 ms after
         # (autovacuum gets there, but only a minute or more later). Sampled, so seconds at most.
-        names = ["call_ids", "call_counts", *(name for name, _, _ in self.partitions())]
+        names = [*DERIVED_TABLES, *(name for name, _, _ in self.partitions())]
         with self._writing() as cursor:
             cursor.execute(f"ANALYZE {', '.join(names)}")
 

@@ -197,7 +197,8 @@ call_party_stats = Table(
 )
 
 # The phone-number search: each record under its caller and callee as compared (without spaces,
-# dashes and a leading +), in the order pages are served.
+# dashes and a leading +), in the order pages are served; with its callType and status, so that
+# those filters are applied in this index without visiting `calls`.
 call_numbers = Table(
     "call_numbers",
     metadata,
@@ -205,6 +206,8 @@ call_numbers = Table(
     Column("number", Text, nullable=False),
     Column("call_date", BigInteger, nullable=False),
     Column("id", text_key(RECORD_ID_MAX_LENGTH), nullable=False),
+    Column("call_type", SmallInteger, nullable=False),
+    Column("status", SmallInteger, nullable=False),
     PrimaryKeyConstraint("app_id", "number", "call_date", "id", name="call_numbers_pkey"),
     Index("call_numbers_by_date", "app_id", "call_date"),
     sqlite_with_rowid=False,

@@ -64,8 +64,7 @@ def number_keys(
     app_id: str, query: PageQuery, mark: str, after: tuple[int, str] | None
 ) -> tuple[str, list[Any]]:
     """The SELECT of the (call_date, id) of a number's calls matching the query (after a key, if
-    given), in serving order, and its parameters: the search's own index, joined to `calls` only
-    to filter by callType or status."""
+    given), in serving order, and its parameters: the search's own index alone."""
     clauses = [f"n.app_id = {mark}", f"n.number = {mark}"]
     params: list[Any] = [app_id, query.number]
     for op, bound in ((">=", query.start_ms), ("<", query.end_ms)):
@@ -75,15 +74,11 @@ def number_keys(
     if after is not None:
         clauses.append(f"(n.call_date, n.id) > ({mark}, {mark})")
         params.extend(after)
-    coded = coded_filters(query)
-    join = ""
-    if coded:
-        join = " JOIN calls c ON c.app_id = n.app_id AND c.call_date = n.call_date AND c.id = n.id"
-        for column, code in coded:
-            clauses.append(f"c.{column} = {mark}")
-            params.append(code)
+    for column, code in coded_filters(query):
+        clauses.append(f"n.{column} = {mark}")
+        params.append(code)
     return (
-        f"SELECT n.call_date, n.id FROM call_numbers n{join} WHERE {' AND '.join(clauses)}"
+        f"SELECT n.call_date, n.id FROM call_numbers n WHERE {' AND '.join(clauses)}"
         " ORDER BY n.call_date, n.id",
         params,
     )
@@ -418,15 +413,15 @@ def write_derived(
     if derived.numbers_added:
         if arrays:
             cursor.execute(
-                "INSERT INTO call_numbers (app_id, number, call_date, id)"
-                " SELECT %s, * FROM unnest(%s::text[], %s::bigint[], %s::text[])"
-                " ON CONFLICT DO NOTHING",
+                "INSERT INTO call_numbers (app_id, number, call_date, id, call_type, status)"
+                " SELECT %s, * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::smallint[],"
+                " %s::smallint[]) ON CONFLICT DO NOTHING",
                 (app_id, *map(list, zip(*derived.numbers_added, strict=True))),
             )
         else:
             cursor.executemany(
-                "INSERT INTO call_numbers (app_id, number, call_date, id)"
-                f" VALUES ({mark}, {mark}, {mark}, {mark}) ON CONFLICT DO NOTHING",
+                "INSERT INTO call_numbers (app_id, number, call_date, id, call_type, status)"
+                f" VALUES ({', '.join([mark] * 6)}) ON CONFLICT DO NOTHING",
                 [(app_id, *row) for row in derived.numbers_added],
             )
     for table, changes in (

@@ -121,9 +121,11 @@ class StatsReader:
         """The query's window within the app's data (whose ends bound an open window)."""
         mark, table = self.mark, self.table
         where = f"app_id = {mark}" + (f" AND grain = {self.finest}" if self.grained else "")
+        # ORDER BY ... LIMIT 1 rather than min()/max(): PostgreSQL, not knowing the table yet,
+        # aggregated every row of the app for them (42 ms at 100,000 records, not 0.1).
         self.cursor.execute(
-            f"SELECT (SELECT min(bucket) FROM {table} WHERE {where}),"
-            f" (SELECT max(bucket) FROM {table} WHERE {where})",
+            f"SELECT (SELECT bucket FROM {table} WHERE {where} ORDER BY bucket LIMIT 1),"
+            f" (SELECT bucket FROM {table} WHERE {where} ORDER BY bucket DESC LIMIT 1)",
             (self.app_id, self.app_id),
         )
         first, last = self.cursor.fetchone()

@@ -81,6 +81,8 @@ def upgrade() -> None:
         sa.Column("number", sa.Text, nullable=False),
         sa.Column("call_date", sa.BigInteger, nullable=False),
         sa.Column("id", record_id, nullable=False),
+        sa.Column("call_type", sa.SmallInteger, nullable=False),
+        sa.Column("status", sa.SmallInteger, nullable=False),
         sa.PrimaryKeyConstraint("app_id", "number", "call_date", "id", name="call_numbers_pkey"),
         sqlite_with_rowid=False,
     )
