@@ -15,6 +15,7 @@ from ..record import STATUSES
 from ..statistics import StatsBody, StatsRow
 from ..store import Store
 from ..store.codes import CALL_TYPE_CODES, DIRECTION_CODES, STATUS_CODES
+from ..store.stats import add
 from ..zones import day_key
 from .accounts import require_app
 
@@ -46,8 +47,11 @@ _NAME_OF_CODE: Final[dict[str, dict[int, str]]] = {
 }
 
 
+_STATUS_AT: Final = tuple((status, STATUS_CODES[status]) for status in STATUSES)
+
+
 def _by_status(vector: list[int]) -> dict[str, int]:
-    return {status: vector[STATUS_CODES[status]] for status in STATUSES}
+    return {status: vector[code] for status, code in _STATUS_AT}
 
 
 def _rows(query: StatsQuery, cells: dict[int | str, list[int]]) -> list[StatsRow]:
@@ -72,9 +76,7 @@ def _rows(query: StatsQuery, cells: dict[int | str, list[int]]) -> list[StatsRow
         to_key = str
     merged: dict[Key, list[int]] = {}
     for cell_key, vector in cells.items():
-        total = merged.setdefault(to_key(cell_key), [0] * len(vector))
-        for i, value in enumerate(vector):
-            total[i] += value
+        add(merged, to_key(cell_key), vector)
     rows = [StatsRow.of(key, _by_status(vector), vector[-1]) for key, vector in merged.items()]
     return sorted((row for row in rows if row.calls), key=lambda row: row.key)
 

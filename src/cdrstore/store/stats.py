@@ -71,6 +71,16 @@ def _pieces(lo: int, hi: int, grains: tuple[int, ...], offset: int) -> Iterator[
     yield from _pieces(last, hi, finer, offset)
 
 
+def add(sums: dict[Any, Vector], key: Any, vector: Vector) -> None:
+    """Add a vector to the sums of a key (most keys come once: their vector is taken as it is)."""
+    total = sums.get(key)
+    if total is None:
+        sums[key] = vector
+    else:
+        for i, value in enumerate(vector):
+            total[i] += value
+
+
 class StatsReader:
     """Sums one app's statistics over a read cursor (`mark`: the driver's placeholder)."""
 
@@ -104,9 +114,7 @@ class StatsReader:
             )
             for piece in _pieces(start, end, grains, offset):
                 for key, *sums in self._sum(piece):
-                    vector = out.setdefault(key, [0] * VECTOR_LENGTH)
-                    for i, value in enumerate(sums):
-                        vector[i] += int(value or 0)
+                    add(out, key, [int(value or 0) for value in sums])
         if self.query.status is not None:  # the rollups hold every status of a slice
             wanted = STATUS_CODES[self.query.status]
             for vector in out.values():
