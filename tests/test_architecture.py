@@ -65,6 +65,8 @@ DOMAIN = {
     "tokens",
     "gcpause",
     "settings",
+    "zones",
+    "statistics",
 }
 ALLOWED = {
     "store": DOMAIN,

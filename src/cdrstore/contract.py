@@ -53,6 +53,9 @@ CHANGES_PATH: Final = CALL_DETAIL_PATH + "/changes"
 CHANGES_ROUTE: Final = CHANGES_PATH.replace(":str}", "}")
 CHANGES_LIMIT_DEFAULT: Final = 100
 CHANGES_LIMIT_MAX: Final = 1000
+# docs/api.md#statistics: an app's call statistics (an extension).
+CALL_STATS_PATH: Final = "/v1/api/apps/{appID:str}/data/call-stats"
+CALL_STATS_ROUTE: Final = CALL_STATS_PATH.replace(":str}", "}")
 
 # docs/sources/freeswitch.md: what FreeSWITCH's mod_json_cdr posts to (one leg a request).
 FREESWITCH_INGEST_PATH: Final = "/v1/api/apps/{appID:str}/ingest/freeswitch"
@@ -67,6 +70,11 @@ def call_detail_path(app_id: str) -> str:
 def changes_path(app_id: str) -> str:
     """The change feed path of one app."""
     return CHANGES_PATH.replace("{appID:str}", app_id)
+
+
+def call_stats_path(app_id: str) -> str:
+    """The call-stats path of one app."""
+    return CALL_STATS_PATH.replace("{appID:str}", app_id)
 
 
 def page_body(docs: list[bytes]) -> bytes:

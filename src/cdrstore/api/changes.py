@@ -14,7 +14,7 @@ from .. import contract
 from ..ops.changes import ChangesPage, read_changes
 from ..record import Record
 from .auth import caller
-from .calls import _COMMON_ERRORS, _error
+from .calls import COMMON_ERRORS, _error
 from .errors import JSON
 
 _UPSERT_PREFIX: Final = b'{"op":"upsert","id":'
@@ -61,7 +61,7 @@ def changes_body(page: ChangesPage) -> bytes:
         "start a full sync."
     ),
     responses={
-        **_COMMON_ERRORS,
+        **COMMON_ERRORS,
         410: _error("The cursor is older than the change log kept: start a full sync"),
     },
     tags=["call-detail"],

@@ -8,6 +8,8 @@
         client.ingest(records)                               # cdrstore's POST extension
         for page in client.iter_changes(cursor=saved):       # the change feed (extension)
             apply(page.changes); saved = page.cursor          # keep the cursor after each page
+        for row in client.call_stats(group_by="day", tz="Asia/Hong_Kong"):  # an extension
+            print(row.key, row.calls, row.asr)
 
 `AsyncClient` has the same methods, awaitable (`iter_calls` is an async iterator). Only the
 reference API is relied on (offset paging, stopping on a short page); cdrstore's `Link: rel="next"`
@@ -35,9 +37,16 @@ from typing import Any, Final, Literal
 import httpx
 import msgspec
 
-from ..contract import CHANGES_LIMIT_MAX, PAGE_LIMIT_MAX, call_detail_path, changes_path
+from ..contract import (
+    CHANGES_LIMIT_MAX,
+    PAGE_LIMIT_MAX,
+    call_detail_path,
+    call_stats_path,
+    changes_path,
+)
 from ..query import CallFilters
 from ..record import IngestSummary, Record
+from ..statistics import StatsBody, StatsRow
 from ..timestamps import format_timestamp
 from .errors import (
     ApiError,
@@ -70,6 +79,7 @@ class _Page(msgspec.Struct):
 
 
 _PAGE = msgspec.json.Decoder(_Page)
+_STATS = msgspec.json.Decoder(StatsBody)
 _RECORD = msgspec.json.Decoder(ServedRecord)
 
 
@@ -154,9 +164,26 @@ def call_filters(
     end_at: datetime | str | None = None,
     offset: int = 0,
     limit: int | None = None,
+    number: str | None = None,
 ) -> CallFilters:
     """The filters of the client's keyword arguments (datetimes must be timezone-aware)."""
-    return CallFilters(call_type, status, _instant(start_at), _instant(end_at), offset, limit)
+    return CallFilters(
+        call_type, status, _instant(start_at), _instant(end_at), offset, limit, number
+    )
+
+
+def stats_params(
+    group_by: str | None = None,
+    tz: str | None = None,
+    call_type: str | None = None,
+    status: str | None = None,
+    call_direction: str | None = None,
+    start_at: datetime | str | None = None,
+    end_at: datetime | str | None = None,
+) -> list[tuple[str, str]]:
+    """The query string of a statistics request from the client's keyword arguments."""
+    filters = call_filters(call_type, status, start_at, end_at)
+    return filters.stats_params(call_direction, group_by, tz)
 
 
 def _next_link(response: httpx.Response) -> str | None:
@@ -251,6 +278,7 @@ class _Base(ABC):
         self.max_wait = max_wait
         self.path = call_detail_path(app_id)
         self.changes_path = changes_path(app_id)
+        self.stats_path = call_stats_path(app_id)
         self._http = self._open(transport)
 
     @abstractmethod
@@ -355,6 +383,12 @@ class Client(_Base):
                 return
             cursor = page.cursor
 
+    def call_stats(self, **query: Any) -> list[StatsRow]:
+        """Call statistics (cdrstore's extension, docs/api.md#statistics): keyword arguments
+        group_by, tz, call_type, status, call_direction, start_at, end_at; one row a group."""
+        response = self._send("GET", self.stats_path, params=stats_params(**query))
+        return _STATS.decode(response.content).result
+
 
 class AsyncClient(_Base):
     """The asynchronous twin of `Client`."""
@@ -420,6 +454,10 @@ class AsyncClient(_Base):
                 return
             cursor = page.cursor
 
+    async def call_stats(self, **query: Any) -> list[StatsRow]:
+        response = await self._send("GET", self.stats_path, params=stats_params(**query))
+        return _STATS.decode(response.content).result
+
 
 __all__ = [
     "ApiError",
@@ -435,6 +473,7 @@ __all__ = [
     "RateLimited",
     "ServedRecord",
     "ServerError",
+    "StatsRow",
     "TransportError",
     "call_filters",
 ]

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..query import PageQuery
+from ..query import PageQuery, StatsQuery
 from ..record import IngestSummary, StoredRecord
 from .errors import translating
 
@@ -119,6 +119,7 @@ class RecordStore(ABC):
         "change_bounds",
         "trim_changes",
         "erase",
+        "stats",
     )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -147,6 +148,11 @@ class RecordStore(ABC):
 
     @abstractmethod
     def count_records(self, app_id: str) -> int: ...
+
+    @abstractmethod
+    def stats(self, app_id: str, query: StatsQuery) -> dict[int | str, list[int]]:
+        """The app's calls matching the query, summed by group key (`store.stats.StatsReader`):
+        for each key, the calls of each status (by code), then the talk time in ms."""
 
     @abstractmethod
     def position(self, app_id: str, source: str) -> str | None:

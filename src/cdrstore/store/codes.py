@@ -1,4 +1,5 @@
-"""How `callType`, `status` and a change log entry's op are stored: a small integer each, fixed here for ever.
+"""How `callType`, `status`, `callDirection` and a change log entry's op are stored: a small integer
+each, fixed here for ever.
 
 Stored rows carry these numbers, so a code once given never changes meaning; a new value gets a new
 number. A test freezes both maps (`tests/store/test_schema.py`).
@@ -24,3 +25,4 @@ STATUS_CODES: Final[dict[str, int]] = {
 # events need to tell them apart.
 CHANGE_OP_CODES: Final[dict[str, int]] = {"insert": 0, "update": 1, "delete": 2}
 CHANGE_OPS: Final[dict[int, str]] = {code: op for op, code in CHANGE_OP_CODES.items()}
+DIRECTION_CODES: Final[dict[str, int]] = {"Inbound": 0, "Outbound": 1}

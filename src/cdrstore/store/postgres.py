@@ -40,7 +40,15 @@ from .errors import register_driver
 from .paging import bucket_of
 from .plan import BatchPlan, StoredRow, plan_batch
 from .schema import calls
-from .sql import SqlRecords, keep_position
+from .sql import (
+    FACT_COLUMNS,
+    GRAINED,
+    ROLLUPS,
+    SqlRecords,
+    fact_values,
+    keep_position,
+    write_derived,
+)
 from .windows import PostgresWindows
 
 register_driver(psycopg.Error, psycopg.OperationalError)
@@ -109,6 +117,9 @@ PENDING_DDL: Final = (
     "CREATE TEMP TABLE IF NOT EXISTS pending_changes"
     ' (seq bigint, op smallint, id text COLLATE "C") ON COMMIT DELETE ROWS'
 )
+# The tables written beside `calls`: planned blind until analysed, like a new partition.
+DERIVED_TABLES: Final = ("call_ids", "call_counts", *ROLLUPS, "call_numbers", "change_log")
+STAGE_COLUMNS: Final = ", ".join(("call_date", "id", "call_type", "status", "doc", *FACT_COLUMNS))
 
 
 class PostgresWriter(BatchWriter):
@@ -240,9 +251,8 @@ class PostgresWriter(BatchWriter):
         if written:
             only = "" if len(written) == staged else " WHERE id = ANY(%s)"
             cur.execute(
-                "INSERT INTO calls (app_id, call_date, id, call_type, status, doc)"
-                f" SELECT %s, call_date, id, call_type, status, doc FROM stage{only}"
-                " ORDER BY call_date, id",
+                f"INSERT INTO calls (app_id, {STAGE_COLUMNS})"
+                f" SELECT %s, {STAGE_COLUMNS} FROM stage{only} ORDER BY call_date, id",
                 (app_id, written) if only else (app_id,),
             )
         changes = plan.count_changes()
@@ -253,16 +263,24 @@ class PostgresWriter(BatchWriter):
                 " DO UPDATE SET n = call_counts.n + excluded.n",
                 [(app_id, *change) for change in changes],
             )
+        write_derived(cur, "%s", app_id, plan.derived, arrays=True)
 
 
 def _stage(cur: psycopg.Cursor[Any], ordered: Sequence[StoredRecord]) -> None:
     """COPY the batch into the session's staging table."""
     cur.execute(STAGE_DDL)
     cur.execute("TRUNCATE stage")
-    with cur.copy("COPY stage (call_date, id, call_type, status, doc) FROM STDIN") as copy:
+    with cur.copy(f"COPY stage ({STAGE_COLUMNS}) FROM STDIN") as copy:
         for r in ordered:
             copy.write_row(
-                (r.call_date_ms, r.id, CALL_TYPE_CODES[r.call_type], STATUS_CODES[r.status], r.doc)
+                (
+                    r.call_date_ms,
+                    r.id,
+                    CALL_TYPE_CODES[r.call_type],
+                    STATUS_CODES[r.status],
+                    r.doc,
+                    *fact_values(r),
+                )
             )
 
 
@@ -372,8 +390,7 @@ class PostgresRecords(SqlRecords):
         unknown = months - self._analysed
         if not unknown:
             return
-        names = ["call_ids", "call_counts", "change_log"]
-        names += [partition_name(m) for m in sorted(unknown)]
+        names = [*DERIVED_TABLES] + [partition_name(m) for m in sorted(unknown)]
         try:
             with self._writing() as cursor:
                 cursor.execute(
@@ -401,8 +418,7 @@ class PostgresRecords(SqlRecords):
         # A partition nobody has analysed yet is planned blind: a 100-record page of a freshly
         # imported 20,000-record store took 27.7 ms until its partitions were analysed, 1.1 ms after
         # (autovacuum gets there, but only a minute or more later). Sampled, so seconds at most.
-        names = ["call_ids", "call_counts", "change_log"]
-        names += [name for name, _, _ in self.partitions()]
+        names = [*DERIVED_TABLES, *(name for name, _, _ in self.partitions())]
         with self._writing() as cursor:
             cursor.execute(f"ANALYZE {', '.join(names)}")
 
@@ -478,6 +494,19 @@ class PostgresRecords(SqlRecords):
                         "DELETE FROM call_counts WHERE app_id = %s AND bucket >= %s AND bucket < %s",
                         (app_id, lo_bucket, hi_bucket),
                     )
+                    cur.execute(
+                        "DELETE FROM call_numbers WHERE app_id = %s AND call_date >= %s"
+                        " AND call_date < %s",
+                        (app_id, lo, hi),
+                    )
+                    for table, (widths, _) in ROLLUPS.items():  # months are whole buckets
+                        for width in widths:
+                            grain = f" AND grain = {width}" if table == GRAINED else ""
+                            cur.execute(
+                                f"DELETE FROM {table} WHERE app_id = %s{grain} AND bucket >= %s"
+                                " AND bucket < %s",
+                                (app_id, lo // width, hi // width),
+                            )
                     # The month's records went with the partition: their deletes are logged
                     # from their identities, in the transaction that forgets those.
                     changelog.append_changes(cur, "%s", app_id, changelog.deletes(gone))

@@ -16,13 +16,17 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from ..query import PageQuery
+from ..query import PageQuery, StatsQuery
+from ..record import StoredRecord
+from ..validation import stored_facts
 from . import changelog
 from .base import Change, Page, RecordStore, RemovedApp, RetentionReport
-from .codes import CALL_TYPE_CODES, STATUS_CODES
+from .codes import CALL_TYPE_CODES, DIRECTION_CODES, STATUS_CODES
 from .errors import UnknownApp
 from .paging import SEEK_MIN_OFFSET, bucket_of, seek
-from .schema import COUNT_BUCKET_MS
+from .plan import Derived
+from .schema import COUNT_BUCKET_MS, PARTY_BUCKET_MS, STATS_GRAINS_MS, STATUS_COLUMNS
+from .stats import StatsReader
 
 ORDER = " ORDER BY call_date, id"
 
@@ -57,6 +61,30 @@ class Filters:
             clauses.append(f"call_date < {self.mark}")
             params.append(hi)
         return " AND ".join(clauses), params
+
+
+def number_keys(
+    app_id: str, query: PageQuery, mark: str, after: tuple[int, str] | None
+) -> tuple[str, list[Any]]:
+    """The SELECT of the (call_date, id) of a number's calls matching the query (after a key, if
+    given), in serving order, and its parameters: the search's own index alone."""
+    clauses = [f"n.app_id = {mark}", f"n.number = {mark}"]
+    params: list[Any] = [app_id, query.number]
+    for op, bound in ((">=", query.start_ms), ("<", query.end_ms)):
+        if bound is not None:
+            clauses.append(f"n.call_date {op} {mark}")
+            params.append(bound)
+    if after is not None:
+        clauses.append(f"(n.call_date, n.id) > ({mark}, {mark})")
+        params.extend(after)
+    for column, code in coded_filters(query):
+        clauses.append(f"n.{column} = {mark}")
+        params.append(code)
+    return (
+        f"SELECT n.call_date, n.id FROM call_numbers n WHERE {' AND '.join(clauses)}"
+        " ORDER BY n.call_date, n.id",
+        params,
+    )
 
 
 def count_range(cursor: Any, filters: Filters, lo: int, hi: int) -> int:
@@ -153,7 +181,8 @@ class SqlRecords(RecordStore):
             self._require_app(cursor, app_id, self.lock_app_to_delete)
             cursor.execute(f"DELETE FROM calls WHERE app_id = {mark}", (app_id,))
             records = max(cursor.rowcount, 0)
-            cursor.execute(f"DELETE FROM call_counts WHERE app_id = {mark}", (app_id,))
+            for table in ("call_counts", *ROLLUPS, "call_numbers"):
+                cursor.execute(f"DELETE FROM {table} WHERE app_id = {mark}", (app_id,))
             self._delete_identities(cursor, app_id)
             cursor.execute(f"DELETE FROM change_log WHERE app_id = {mark}", (app_id,))
             cursor.execute(f"DELETE FROM change_heads WHERE app_id = {mark}", (app_id,))
@@ -181,6 +210,10 @@ class SqlRecords(RecordStore):
                 (app_id,),
             )
             return int(cursor.fetchone()[0])
+
+    def stats(self, app_id: str, query: StatsQuery) -> dict[int | str, list[int]]:
+        with self._reading() as cursor:
+            return StatsReader(cursor, self.mark, app_id, query).cells()
 
     def apply_retention(
         self, cutoff_ms: int, app_ids: Sequence[str], *, every_app: bool, dry_run: bool
@@ -234,23 +267,30 @@ class SqlRecords(RecordStore):
                     (app_id,),
                 )
                 while rows := scan.fetchmany(2_000):
-                    hits += [(d, i, t, s) for d, i, t, s, doc in rows if matches(bytes(doc))]
+                    found = ((d, i, t, s, bytes(doc)) for d, i, t, s, doc in rows)
+                    hits += [hit for hit in found if matches(hit[4])]
             finally:
                 scan.close()
-            ids = sorted(i for _, i, _, _ in hits)
+            ids = sorted(i for _, i, _, _, _ in hits)
             if dry_run or not hits:
                 return ids
-            self._erase_rows(cursor, app_id, [(d, i) for d, i, _, _ in hits])
-            counts = Counter((bucket_of(d), t, s) for d, _, t, s in hits)
+            self._erase_rows(cursor, app_id, [(d, i) for d, i, _, _, _ in hits])
+            counts = Counter((bucket_of(d), t, s) for d, _, t, s, _ in hits)
             cursor.executemany(
                 f"UPDATE call_counts SET n = n - {mark} WHERE app_id = {mark} AND bucket = {mark}"
                 f" AND call_type = {mark} AND status = {mark}",
                 [(n, app_id, *key) for key, n in sorted(counts.items())],
             )
+            taken_back = Derived()
+            for call_date, call_id, call_type, status, doc in hits:
+                taken_back.count(call_id, call_date, (call_type, status), stored_facts(doc), -1)
+            write_derived(cursor, mark, app_id, taken_back)
             changelog.append_changes(cursor, mark, app_id, changelog.deletes(ids))
         return ids
 
     def page(self, app_id: str, query: PageQuery) -> Page:
+        if query.number is not None:
+            return self._number_page(app_id, query)
         mark = self.mark
         filters = Filters(app_id, query, mark)
         with self._reading() as cursor:
@@ -274,7 +314,42 @@ class SqlRecords(RecordStore):
             docs = [bytes(row[0]) for row in cursor.fetchall()]
         return Page(docs[: query.limit], len(docs) > query.limit)
 
+    def _number_page(self, app_id: str, query: PageQuery) -> Page:
+        """A page of a number's calls: the search's index in serving order, skipped by a plain
+        OFFSET (the per-hour counts that seek deep offsets know nothing of numbers)."""
+        keys, params = number_keys(app_id, query, self.mark, None)
+        with self._reading() as cursor:
+            cursor.execute(
+                f"SELECT doc FROM calls WHERE app_id = {self.mark} AND (call_date, id) IN"
+                f" ({keys} LIMIT {self.mark} OFFSET {self.mark}){ORDER}",
+                (app_id, *params, query.limit + 1, query.offset),
+            )
+            docs = [bytes(row[0]) for row in cursor.fetchall()]
+        return Page(docs[: query.limit], len(docs) > query.limit)
+
+    def _iter_number_docs(self, app_id: str, query: PageQuery, chunk: int) -> Iterator[bytes]:
+        mark = self.mark
+        key: tuple[int, str] | None = None
+        while True:
+            keys, params = number_keys(app_id, query, mark, key)
+            skip = query.offset if key is None else 0
+            with self._reading() as cursor:
+                cursor.execute(
+                    f"SELECT call_date, id, doc FROM calls WHERE app_id = {mark}"
+                    f" AND (call_date, id) IN ({keys} LIMIT {mark} OFFSET {mark}){ORDER}",
+                    (app_id, *params, chunk, skip),
+                )
+                rows = cursor.fetchall()
+            for row in rows:
+                yield bytes(row[2])
+            if len(rows) < chunk:
+                return
+            key = (rows[-1][0], rows[-1][1])
+
     def iter_docs(self, app_id: str, query: PageQuery, chunk: int = 2_000) -> Iterator[bytes]:
+        if query.number is not None:
+            yield from self._iter_number_docs(app_id, query, chunk)
+            return
         mark = self.mark
         filters = Filters(app_id, query, mark)
         where, params = filters.between(query.start_ms, query.end_ms)
@@ -340,6 +415,7 @@ def expire_rows(
     cursor.execute(
         f"DELETE FROM calls WHERE app_id = {mark} AND call_date < {mark}", (app_id, cutoff_ms)
     )
+    expire_derived(cursor, app_id, cutoff_ms, mark)
     cursor.execute(
         f"DELETE FROM call_counts WHERE app_id = {mark} AND bucket <= {mark}", (app_id, cut_bucket)
     )
@@ -351,3 +427,111 @@ def expire_rows(
         (cut_bucket, app_id, lo, hi),
     )
     return removed
+
+
+# --- what the statistics and the number search keep beside the records ---------------------------
+FACT_COLUMNS = ("direction", "talk_ms", "agent", "department")
+VECTOR_COLUMNS = (*STATUS_COLUMNS, "talk_ms")
+# Each rollup: its buckets' widths and the columns of its key after (app_id, [grain,] bucket).
+ROLLUPS: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
+    "call_stats": (STATS_GRAINS_MS, ("call_type", "direction")),
+    "call_party_stats": ((PARTY_BUCKET_MS,), ("call_type", "direction", "agent", "department")),
+}
+GRAINED = "call_stats"  # the rollup whose key holds its bucket's width
+
+
+def fact_values(record: StoredRecord) -> tuple[int, int, str, str]:
+    """The record's FACT_COLUMNS as stored in `calls`."""
+    facts = record.facts
+    return DIRECTION_CODES[facts.direction], facts.talk_ms, facts.agent, facts.department
+
+
+def _grain(table: str) -> tuple[str, ...]:
+    return ("grain",) if table == GRAINED else ()
+
+
+def _upsert(table: str, mark: str) -> str:
+    keys = (*_grain(table), "bucket", *ROLLUPS[table][1])
+    columns = ("app_id", *keys, *VECTOR_COLUMNS)
+    added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in VECTOR_COLUMNS)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        f" ON CONFLICT (app_id, {', '.join(keys)}) DO UPDATE SET {added}"
+    )
+
+
+def write_derived(
+    cursor: Any, mark: str, app_id: str, derived: Derived, arrays: bool = False
+) -> None:
+    """Move the statistics and the number search by what a write changed, in its transaction.
+    `arrays`: the search's rows go as arrays in one statement (PostgreSQL's unnest), not one
+    statement a row."""
+    if derived.numbers_removed:
+        if arrays:
+            cursor.execute(
+                "DELETE FROM call_numbers WHERE app_id = %s AND (number, call_date, id) IN"
+                " (SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[]))",
+                (app_id, *map(list, zip(*derived.numbers_removed, strict=True))),
+            )
+        else:
+            cursor.executemany(
+                f"DELETE FROM call_numbers WHERE app_id = {mark} AND number = {mark}"
+                f" AND call_date = {mark} AND id = {mark}",
+                [(app_id, *row) for row in derived.numbers_removed],
+            )
+    if derived.numbers_added:
+        if arrays:
+            cursor.execute(
+                "INSERT INTO call_numbers (app_id, number, call_date, id, call_type, status)"
+                " SELECT %s, * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::smallint[],"
+                " %s::smallint[]) ON CONFLICT DO NOTHING",
+                (app_id, *map(list, zip(*derived.numbers_added, strict=True))),
+            )
+        else:
+            cursor.executemany(
+                "INSERT INTO call_numbers (app_id, number, call_date, id, call_type, status)"
+                f" VALUES ({', '.join([mark] * 6)}) ON CONFLICT DO NOTHING",
+                [(app_id, *row) for row in derived.numbers_added],
+            )
+    for table, changes in (
+        ("call_stats", derived.stats_changes()),
+        ("call_party_stats", derived.party_changes()),
+    ):
+        if changes:
+            cursor.executemany(_upsert(table, mark), [(app_id, *change) for change in changes])
+
+
+def _status_sums(prefix: str = "") -> str:
+    """One sum a status column (as the rollups hold them) over rows of `calls`, then the talk."""
+    counts = [
+        f"sum(CASE WHEN {prefix}status = {code} THEN 1 ELSE 0 END)"
+        for code in sorted(STATUS_CODES.values())
+    ]
+    return ", ".join([*counts, f"sum({prefix}talk_ms)"])
+
+
+def expire_derived(cursor: Any, app_id: str, cutoff_ms: int, mark: str) -> None:
+    """After an app's records before the cutoff are deleted: the same for the number search, and
+    the rollups' buckets before the cutoff dropped, the one it falls in rebuilt from what remains."""
+    cursor.execute(
+        f"DELETE FROM call_numbers WHERE app_id = {mark} AND call_date < {mark}",
+        (app_id, cutoff_ms),
+    )
+    for table, (widths, keys) in ROLLUPS.items():
+        grained = table == GRAINED
+        for width in widths:
+            cut = cutoff_ms // width
+            grain = f" AND grain = {width}" if grained else ""
+            cursor.execute(
+                f"DELETE FROM {table} WHERE app_id = {mark}{grain} AND bucket <= {mark}",
+                (app_id, cut),
+            )
+            columns = ", ".join((*_grain(table), "bucket", *keys))
+            chosen = ", ".join((*([str(width)] if grained else []), mark, *keys))
+            cursor.execute(
+                f"INSERT INTO {table} (app_id, {columns}, {', '.join(VECTOR_COLUMNS)})"
+                f" SELECT app_id, {chosen}, {_status_sums()} FROM calls"
+                f" WHERE app_id = {mark} AND call_date >= {mark} AND call_date < {mark}"
+                f" GROUP BY app_id, {', '.join(keys)}",
+                (cut, app_id, cut * width, (cut + 1) * width),
+            )
