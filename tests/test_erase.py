@@ -8,6 +8,8 @@ import os
 
 import msgspec
 
+from cdrstore.ops.stats import call_stats
+from cdrstore.query import parse_call_query, parse_stats_query
 from cdrstore.store import open_store
 from tests.conftest import record, run_cli
 
@@ -41,6 +43,18 @@ def log_of(url: str) -> tuple[list[tuple[str, str]], int]:
         store.close()
 
 
+def statistics_and_search(url: str) -> tuple[int, list[bytes]]:
+    """The app's call total from the statistics, and the records the number search finds."""
+    store = open_store(url)
+    try:
+        (total,) = call_stats(store, "acme", parse_stats_query([]))
+        return total.calls, store.records.page(
+            "acme", parse_call_query([("number", "15550100")])
+        ).docs
+    finally:
+        store.close()
+
+
 def test_dry_run_changes_nothing_then_erase_removes_and_logs(cli):
     load(cli)
     before = log_of(cli.url)
@@ -62,6 +76,7 @@ def test_dry_run_changes_nothing_then_erase_removes_and_logs(cli):
     log, counted = log_of(cli.url)
     assert log[-5:] == [("delete", i) for i in ["e-0", "e-1", "e-2", "e-3", "e-4"]]
     assert counted == 2  # the per-hour counts moved with the records
+    assert statistics_and_search(cli.url) == (2, [])  # so did the rollups and the number index
 
     again = cli("erase", "--app", "acme", "--number", "15550100").stdout
     assert "removed 0 records" in again and log_of(cli.url)[0] == log
