@@ -21,6 +21,7 @@ HEADER_TIMEOUT_ENV: Final = "CDRSTORE_HEADER_TIMEOUT"
 HEADER_TIMEOUT_DEFAULT: Final = 10.0  # seconds for a request's whole head (nginx: 60)
 METRICS_ENV: Final = "CDRSTORE_METRICS"
 CORS_ORIGINS_ENV: Final = "CDRSTORE_CORS_ORIGINS"
+CONSOLE_ENV: Final = "CDRSTORE_CONSOLE"
 # prometheus_client's own variable; read when it is first imported, so set before any import of it.
 MULTIPROC_DIR_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 BODY_TIMEOUT_DEFAULT: Final = 30.0  # seconds without a byte of a request body (nginx: 60)
@@ -116,6 +117,19 @@ def _origin(text: str) -> str:
     return text.lower()
 
 
+def flag_from_env(name: str, default: bool) -> bool:
+    """A switch: `on`, `1`, `true`, `yes` turn it on, `off`, `0`, `false`, `no` off; unset, the
+    default."""
+    text = os.environ.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in ("1", "on", "true", "yes"):
+        return True
+    if text in ("0", "off", "false", "no"):
+        return False
+    raise ValueError(f"{name} must be on or off, got {text!r}")
+
+
 def seconds_from_env(name: str, option: str, default: float) -> float:
     text = os.environ.get(name)
     return parse_seconds(text, name, f"serve {option}") if text else default
@@ -183,6 +197,15 @@ class Settings:
         ),
     )
 
+    console: bool = field(  # off: /console answers 404 and / goes to /docs
+        default=True,
+        metadata=_setting(
+            CONSOLE_ENV,
+            "--console/--no-console",
+            f"Serve the web console at /console/ (default: ${CONSOLE_ENV}, else on).",
+        ),
+    )
+
     @classmethod
     def from_env(cls) -> Settings:
         limit = os.environ.get(RATE_LIMIT_ENV)
@@ -198,4 +221,5 @@ class Settings:
             ),
             body_timeout=seconds_from_env(BODY_TIMEOUT_ENV, "--body-timeout", BODY_TIMEOUT_DEFAULT),
             cors_origins=parse_cors_origins(os.environ.get(CORS_ORIGINS_ENV, "")),
+            console=flag_from_env(CONSOLE_ENV, True),
         )

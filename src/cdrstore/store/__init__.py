@@ -21,6 +21,7 @@ from .errors import (
     UnsupportedDatabase,
     translating,
 )
+from .sessions import SessionInfo, SessionStore
 from .windows import WindowCounter
 
 
@@ -38,6 +39,7 @@ class Store:
         self.engine = engine
         self.records = records
         self.accounts = AccountStore(engine)
+        self.sessions = SessionStore(engine)
         self.windows = windows
         # An embedded database brings its own schema up to date when opened (zero set-up); a
         # server's is upgraded by its operator (`cdrstore db upgrade`) when a version is deployed.
@@ -98,6 +100,7 @@ __all__ = [
     "RemovedApp",
     "RetentionReport",
     "SchemaNotCurrent",
+    "SessionInfo",
     "Store",
     "StoreError",
     "StoreFault",
