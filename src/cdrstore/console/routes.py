@@ -159,7 +159,7 @@ async def console_export(request: Request[Any, Any, Any]) -> Response[Any]:
     session = await _session(request)
     if session is None:
         return Redirect(f"{CONSOLE_PATH}/", status_code=303)
-    pairs = request.query_params.multi_items()
+    pairs = list(request.query_params.multi_items())
     fmt = next((value for name, value in pairs if name == "format"), "csv")
     try:
         if fmt not in DOWNLOAD_FORMATS:
