@@ -241,10 +241,8 @@ def test_sign_out_ends_the_session_server_side(server, offline_page):
     page.get_by_role("heading", name="Sign in").wait_for()
     assert offline_page.context.cookies() == []
     # The old cookie, sent again, opens nothing.
-    old = httpx.get(
-        f"{server.base}/console/", cookies={cookie["name"]: cookie["value"]}
-    )
-    assert "table class=\"calls\"" not in old.text
+    old = httpx.get(f"{server.base}/console/", cookies={cookie["name"]: cookie["value"]})
+    assert 'table class="calls"' not in old.text
     assert "Your session has ended" in old.text
     offline_page.context.add_cookies([cookie])
     page.goto(f"{server.base}/console/")
@@ -267,7 +265,9 @@ def test_a_token_of_one_app_never_shows_another(server, offline_page):
     with page.expect_download() as download:
         page.goto(f"{server.base}/console/")
         page.get_by_role("link", name="CSV").click()
-    exported = {row["id"] for row in csv.DictReader(io.StringIO(Path(download.value.path()).read_text()))}
+    exported = {
+        row["id"] for row in csv.DictReader(io.StringIO(Path(download.value.path()).read_text()))
+    }
     assert exported and not exported & others
     assert page.locator("#app-id").inner_text() == APP
 

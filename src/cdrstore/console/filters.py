@@ -105,20 +105,21 @@ def _midnight(day: str, zone: zoneinfo.ZoneInfo, days_after: int = 0) -> dt.date
 
 def _day(name: str, text: str) -> str:
     try:
-        return dt.date.fromisoformat(text).isoformat() if len(text) == 10 else _bad_day(name, text)
+        day = dt.date.fromisoformat(text).isoformat()
     except ValueError:
-        return _bad_day(name, text)
-
-
-def _bad_day(name: str, text: str) -> str:
-    raise FilterError(f"invalid {name}: {text!r} is not a date (YYYY-MM-DD)")
+        day = ""
+    if day != text:  # fromisoformat also takes 20260301 and 2026-W09-7
+        raise FilterError(f"invalid {name}: {text!r} is not a date (YYYY-MM-DD)")
+    return day
 
 
 def _zone(text: str) -> str:
     try:
         zoneinfo.ZoneInfo(text)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise FilterError(f"invalid tz: {text!r} is not an IANA time zone (e.g. Asia/Hong_Kong)")
+        raise FilterError(
+            f"invalid tz: {text!r} is not an IANA time zone (e.g. Asia/Hong_Kong)"
+        ) from None
     return text
 
 

@@ -61,7 +61,9 @@ async def _session(request: Request[Any, Any, Any]) -> SessionInfo | None:
 def _sign_in_page(
     request: Request[Any, Any, Any], status: int = 200, app_id: str = "", message: str = ""
 ) -> Response[str]:
-    html = render("signin.html", given_app_id=app_id, message=message, ended=bool(session_id(request)))
+    html = render(
+        "signin.html", given_app_id=app_id, message=message, ended=bool(session_id(request))
+    )
     return _page(html, status, cookies=[ended_cookie(request)] if session_id(request) else [])
 
 
@@ -102,9 +104,13 @@ async def console_home(request: Request[Any, Any, Any]) -> Response[str]:
     try:
         filters = parse_filters(request.query_params.multi_items())
     except FilterError as exc:
-        html = render("calls.html", rows=[], records=b"[]", error=str(exc), **_common(
-            session, ConsoleFilters(), "calls"
-        ))
+        html = render(
+            "calls.html",
+            rows=[],
+            records=b"[]",
+            error=str(exc),
+            **_common(session, ConsoleFilters(), "calls"),
+        )
         return _page(html, 400)
     page = await anyio.to_thread.run_sync(
         call_page, _store(request), session.app_id, filters.page_query(), filters.direction or None
@@ -138,7 +144,7 @@ async def console_sign_in(request: Request[Any, Any, Any]) -> Response[str]:
     except (Unauthenticated, Forbidden) as exc:
         status = 401 if isinstance(exc, Unauthenticated) else 403
         return _sign_in_page(request, status, app_id, _sign_in_message(exc))
-    response: Response[str] = Redirect(f"{CONSOLE_PATH}/", status_code=303)  # type: ignore[assignment]
+    response: Response[str] = Redirect(f"{CONSOLE_PATH}/", status_code=303)
     response.set_cookie(session_cookie(request, new_id))
     return response
 
@@ -148,7 +154,7 @@ async def console_sign_out(request: Request[Any, Any, Any]) -> Response[str]:
     if not same_origin(request):
         return _page(render("refused.html"), 403)
     await anyio.to_thread.run_sync(sign_out, _store(request), session_id(request))
-    response: Response[str] = Redirect(f"{CONSOLE_PATH}/", status_code=303)  # type: ignore[assignment]
+    response: Response[str] = Redirect(f"{CONSOLE_PATH}/", status_code=303)
     response.set_cookie(ended_cookie(request))
     return response
 

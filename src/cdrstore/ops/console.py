@@ -16,11 +16,10 @@ import msgspec
 from ..errors import Forbidden, Unauthenticated
 from ..query import PageQuery
 from ..store import Page, SessionInfo, Store
-from .accounts import authenticate, authorize, check_app_id
+from .accounts import InvalidAccount, authenticate, authorize, check_app_id
 from .records import export_docs
 
 SESSION_SECONDS: Final = 12 * 3600  # a working day: then sign in again
-SCAN_CHUNK: Final = 500  # records read at a time when a page is filtered by direction
 
 
 def _session_hash(session_id: str) -> str:
@@ -32,13 +31,15 @@ def sign_in(store: Store, app_id: str, secret: str) -> str:
     browser keeps (the database keeps its hash). Unauthenticated or Forbidden say why not."""
     try:
         check_app_id(app_id)
-    except Exception:
+    except InvalidAccount:  # no token is valid for an app that cannot exist
         raise Forbidden("token is not valid for this app") from None
     token = authenticate(store, secret.strip())
     authorize(token, app_id, "read")
     session_id = secrets.token_urlsafe(32)
     now = int(time.time())
-    store.sessions.add(_session_hash(session_id), app_id, token.token_id, now, now + SESSION_SECONDS)
+    store.sessions.add(
+        _session_hash(session_id), app_id, token.token_id, now, now + SESSION_SECONDS
+    )
     return session_id
 
 
@@ -81,7 +82,7 @@ def call_page(store: Store, app_id: str, query: PageQuery, direction: str | None
     scan = dataclasses.replace(query, offset=0)
     docs: list[bytes] = []
     skipped = 0
-    for doc in _matching(store.records.iter_docs(app_id, scan, SCAN_CHUNK), direction):
+    for doc in _matching(store.records.iter_docs(app_id, scan), direction):
         if skipped < query.offset:
             skipped += 1
             continue

@@ -29,9 +29,7 @@ class SessionStore:
     def add(self, session_hash: str, app_id: str, token_id: str, now: int, expires_at: int) -> None:
         with self._engine.begin() as connection:
             # Sessions that ran out go when a new one starts: the table holds only live ones.
-            connection.execute(
-                delete(console_sessions).where(console_sessions.c.expires_at <= now)
-            )
+            connection.execute(delete(console_sessions).where(console_sessions.c.expires_at <= now))
             connection.execute(
                 insert(console_sessions).values(
                     session_hash=session_hash,
@@ -46,7 +44,11 @@ class SessionStore:
     def find(self, session_hash: str, now: int) -> SessionInfo | None:
         """The live session with this hash, whose token is live too and of the same app."""
         query = (
-            select(console_sessions.c.app_id, console_sessions.c.token_id, console_sessions.c.expires_at)
+            select(
+                console_sessions.c.app_id,
+                console_sessions.c.token_id,
+                console_sessions.c.expires_at,
+            )
             .join(
                 tokens,
                 and_(
