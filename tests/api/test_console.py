@@ -4,7 +4,10 @@ cookie and its end (sign-out, a revoked token), the cross-site guard, the filter
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -186,3 +189,29 @@ def test_an_export_in_an_unknown_format_is_refused(client, tokens):
     sign_in(client, "acme", tokens.token("acme", ("read",)))
     r = client.get("/console/export?format=xlsx")
     assert r.status_code == 400 and "invalid format: &#39;xlsx&#39; (csv or parquet)" in r.text
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_console_files_ship_in_the_wheel_with_the_vendored_licence(client):
+    """Every file of the console (templates, script, style, Chart.js) matches a package-data
+    pattern of pyproject.toml, and cdrstore serves the chart library itself."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["cdrstore"]
+    package = ROOT / "src" / "cdrstore"
+    console = package / "console"
+    files = [
+        p.relative_to(package).as_posix()
+        for p in console.rglob("*")
+        if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts
+    ]
+    assert len(files) >= 10
+    missing = [f for f in files if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)]
+    assert not missing, missing
+    vendor = console / "static" / "vendor" / "chartjs"
+    version = (vendor / "VERSION").read_text().strip()
+    assert f"`chart.js`\n{version}" in (vendor / "README.md").read_text()
+    assert "MIT License" in (vendor / "LICENSE.md").read_text()
+    r = client.get("/console/static/vendor/chartjs/chart.umd.min.js")
+    assert r.status_code == 200 and f"Chart.js v{version}" in r.text[:200]
