@@ -103,7 +103,46 @@ function setUpCalls() {
   });
 }
 
+// The statuses' colours, as on the calls page's badges.
+const STATUS_COLOURS = {
+  "Call Ended": "#1a7f37", "Not Answered": "#d4a72c", "Busy": "#bf8700", "Abandoned": "#fb8f44",
+  "Cancelled": "#8c959f", "Declined": "#cf222e", "Unreachable": "#a40e26", "Call Failed": "#6e7781",
+};
+
+function setUpDashboard() {
+  const data = jsonOf("dashboard-data");
+  if (!data || !window.Chart) return;
+  const common = { responsive: true, maintainAspectRatio: false, animation: false };
+  new window.Chart(document.getElementById("chart-calls"), {
+    type: "bar",
+    data: {
+      labels: data.days,
+      datasets: Object.entries(data.callsByStatus).map(([status, counts]) => ({
+        label: status, data: counts, backgroundColor: STATUS_COLOURS[status] || "#57606a", stack: "calls",
+      })),
+    },
+    options: { ...common, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
+  });
+  new window.Chart(document.getElementById("chart-quality"), {
+    type: "line",
+    data: {
+      labels: data.days,
+      datasets: [
+        { label: "ASR (%)", data: data.asr, borderColor: "#0b5cad", backgroundColor: "#0b5cad", yAxisID: "asr" },
+        { label: "ACD (s)", data: data.acd, borderColor: "#bc4c00", backgroundColor: "#bc4c00", yAxisID: "acd" },
+      ],
+    },
+    options: {
+      ...common,
+      scales: {
+        asr: { type: "linear", position: "left", min: 0, max: 100, title: { display: true, text: "ASR %" } },
+        acd: { type: "linear", position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "ACD s" } },
+      },
+    },
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setUpCalls();
-  if (window.cdrstoreDashboard) window.cdrstoreDashboard();
+  setUpDashboard();
 });
