@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install install-dev lint typecheck pytest bench load fuzz crash format clean
+.PHONY: run test install install-dev lint typecheck pytest bench load fuzz crash format clean \
+	screenshots bench-console
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cdrstore needs Python 3.11 or newer"'
@@ -29,6 +30,7 @@ run: install
 	@$(BIN)/cdrstore serve --check --host $(HOST) --port $(PORT)
 	$(BIN)/cdrstore db upgrade
 	$(BIN)/cdrstore demo --base-url http://$(HOST):$(PORT)
+	@echo 'the console: http://$(HOST):$(PORT)/console/   (sign in with the app and token above)'
 	@echo 'the CLI:  $(BIN)/cdrstore --help   (or put it on the PATH: . $(BIN)/activate)'
 	$(BIN)/cdrstore serve --host $(HOST) --port $(PORT)
 
@@ -50,6 +52,15 @@ format: install-dev
 
 bench: install-dev
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The console's server time for the calls page and the dashboard on a large store; e.g.
+# make bench-console CONSOLE_BENCH_ARGS='--records 1000000'
+bench-console: install-dev
+	$(BIN)/python -m bench.console $(CONSOLE_BENCH_ARGS)
+
+# The console's pictures in docs/images (docs/console.md, README), taken by its browser tests.
+screenshots: install-dev
+	CDRSTORE_SCREENSHOTS=docs/images $(BIN)/pytest -q -p no:xdist tests/browser/test_console_browser.py
 
 # Mixed read/write load on a live server for 60 s, then stored == acknowledged; e.g.
 # make load LOAD_ARGS='--seconds 10 --db postgresql://postgres@127.0.0.1:5432/cdrstore_load'
