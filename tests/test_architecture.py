@@ -65,6 +65,7 @@ DOMAIN = {
     "tokens",
     "gcpause",
     "settings",
+    "zones",
 }
 ALLOWED = {
     "store": DOMAIN,

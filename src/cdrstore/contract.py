@@ -47,6 +47,9 @@ SCOPES: Final = ("read", "ingest")
 CALL_DETAIL_PATH: Final = "/v1/api/apps/{appID:str}/data/call-detail"
 CALL_DETAIL_ROUTE: Final = CALL_DETAIL_PATH.replace(":str}", "}")  # as documented and logged
 
+# docs/api.md#statistics: an app's call statistics (an extension).
+CALL_STATS_PATH: Final = "/v1/api/apps/{appID:str}/data/call-stats"
+CALL_STATS_ROUTE: Final = CALL_STATS_PATH.replace(":str}", "}")
 
 # docs/sources/freeswitch.md: what FreeSWITCH's mod_json_cdr posts to (one leg a request).
 FREESWITCH_INGEST_PATH: Final = "/v1/api/apps/{appID:str}/ingest/freeswitch"

@@ -27,7 +27,9 @@ Status = Literal[
     "Unreachable",
     "Call Failed",
 ]
+Direction = Literal["Inbound", "Outbound"]
 CALL_TYPES: Final[tuple[str, ...]] = get_args(CallType)
+DIRECTIONS: Final[tuple[str, ...]] = get_args(Direction)
 STATUSES: Final[tuple[str, ...]] = get_args(Status)
 Role = Literal["ADMIN", "SUPERVISOR", "AGENT", ""]
 
@@ -94,7 +96,7 @@ class Record(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False)
     fromRegion: str = ""
     callSeq: int = 0
     callID: str = ""
-    callDirection: Literal["Inbound", "Outbound"]
+    callDirection: Direction
     callType: CallType
     fromIP: Annotated[str, msgspec.Meta(description='"" or an IPv4/IPv6 address')] = ""
     callPrepareFromNum: str = ""
@@ -141,14 +143,43 @@ class Record(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False)
 FIELDS: Final[tuple[str, ...]] = Record.__struct_fields__
 
 
+class CallFacts(NamedTuple):
+    """What the statistics and the number search read of a record (docs/api.md#statistics)."""
+
+    direction: str  # callDirection
+    talk_ms: int  # callEndTime - callDate for an answered call with an end time, else 0
+    agent: str  # lastHandledParty, else toEID (Inbound) or fromEID (Outbound)
+    department: str  # toDepartment (Inbound) or fromDepartment (Outbound)
+    numbers: tuple[str, ...]  # caller and callee as searched (normal_number), each once, no ""
+
+
+def normal_number(number: str) -> str:
+    """A phone number as the search compares it: without spaces, dashes and a leading `+`."""
+    bare = number.replace(" ", "").replace("-", "")
+    return bare[1:] if bare.startswith("+") else bare
+
+
+def call_facts(record: Record, call_ms: int, end_ms: int | None) -> CallFacts:
+    """The facts of a canonical record whose callDate (and callEndTime, if any) are these."""
+    inbound = record.callDirection == "Inbound"
+    answered = record.status == "Call Ended"
+    talk_ms = end_ms - call_ms if answered and end_ms is not None else 0
+    agent = record.lastHandledParty or (record.toEID if inbound else record.fromEID)
+    department = record.toDepartment if inbound else record.fromDepartment
+    numbers = {normal_number(str(record.caller)), normal_number(str(record.callee))} - {""}
+    return CallFacts(record.callDirection, talk_ms, agent, department, tuple(sorted(numbers)))
+
+
 class StoredRecord(NamedTuple):
-    """What the store keeps of a record: its keys for filtering and ordering, and its canonical JSON."""
+    """What the store keeps of a record: its keys for filtering and ordering, the facts its
+    statistics and number search are kept from, and its canonical JSON."""
 
     id: str
     call_date_ms: int
     call_type: str
     status: str
     doc: bytes
+    facts: CallFacts
 
 
 class IngestSummary(msgspec.Struct):

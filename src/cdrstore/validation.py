@@ -17,8 +17,8 @@ from typing import Any, Final, get_args, get_origin
 
 import msgspec
 
-from .record import Record, RecordingEvent, RecordingFile, StoredRecord
-from .timestamps import canonical_timestamp
+from .record import CallFacts, Record, RecordingEvent, RecordingFile, StoredRecord, call_facts
+from .timestamps import canonical_timestamp, parse_timestamp
 
 _YYYYMMDD = re.compile(r"[0-9]{8}\Z")
 # An id travels as a database key and in URLs of other systems: no control characters in it.
@@ -106,6 +106,7 @@ def canonicalise(record: Record) -> StoredRecord:
     when = _collect(errors, lambda: _timestamp(record.callDate, "callDate"))
     if when is not None:
         record.callDate = when[0]
+    end = None
     if record.callEndTime:
         end = _collect(errors, lambda: _timestamp(record.callEndTime, "callEndTime"))
         if end is not None:
@@ -126,7 +127,17 @@ def canonicalise(record: Record) -> StoredRecord:
         _canonicalise_events(record.recordingEventList, errors)
     if errors:
         raise RecordInvalid(errors)
-    return StoredRecord(record.id, when[1], record.callType, record.status, _ENCODER.encode(record))
+    facts = call_facts(record, when[1], None if end is None else end[1])
+    return StoredRecord(
+        record.id, when[1], record.callType, record.status, _ENCODER.encode(record), facts
+    )
+
+
+def stored_facts(doc: bytes) -> CallFacts:
+    """The facts of a stored canonical document (for a record being replaced or removed)."""
+    record = _DECODER.decode(doc)
+    end = parse_timestamp(record.callEndTime) if record.callEndTime else None
+    return call_facts(record, parse_timestamp(record.callDate), end)
 
 
 # --- decoding -------------------------------------------------------------------------------------

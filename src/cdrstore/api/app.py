@@ -24,6 +24,7 @@ from .metrics import metrics
 from .openapi import COMPONENTS, document, openapi_json
 from .ratelimit import RateLimiter, shared_counter
 from .sources import post_freeswitch_cdr
+from .stats import get_call_stats
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Litestar:
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         route_handlers=[
             get_call_details,
             post_call_details,
+            get_call_stats,
             post_freeswitch_cdr,
             healthz,
             readyz,

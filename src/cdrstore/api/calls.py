@@ -40,7 +40,7 @@ def _error(description: str) -> ResponseSpec:
     return ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
 
 
-_COMMON_ERRORS: Final = {
+COMMON_ERRORS: Final = {
     400: _error("A bad parameter or body; the message says which"),
     401: _error("Token missing, malformed, unknown, revoked or expired"),
     403: _error("The token is not valid for this appID, or lacks the scope"),
@@ -51,7 +51,7 @@ _COMMON_ERRORS: Final = {
     503: _error("Database unavailable"),
 }
 _INGEST_ERRORS: Final = {
-    **_COMMON_ERRORS,
+    **COMMON_ERRORS,
     408: _error("The body stalled: nothing received for the body timeout (default 30 s)"),
     413: _error("More than 10,000 records or 32 MiB"),
     415: _error("Content-Type is neither application/json nor application/x-ndjson"),
@@ -74,7 +74,7 @@ def _next_link(request: Request[Any, Any, Any], offset: int, page: Page) -> dict
         "One page of the app's call records, ordered by callDate then id. Every other query "
         'parameter is refused. A `Link: rel="next"` header follows when more records match.'
     ),
-    responses=_COMMON_ERRORS,
+    responses=COMMON_ERRORS,
     tags=["call-detail"],
 )
 async def get_call_details(

@@ -21,8 +21,8 @@ from litestar.openapi.spec import (
 )
 
 from .. import contract
-from ..query import QUERY_PARAMETERS
-from ..record import CALL_TYPES, STATUSES
+from ..query import GROUPS, QUERY_PARAMETERS, STATS_PARAMETERS
+from ..record import CALL_TYPES, DIRECTIONS, STATUSES
 
 # "Authorize" in /docs, then "Try it out": every call-detail operation takes a bearer token.
 BEARER: Final = "bearerAuth"
@@ -73,8 +73,29 @@ _QUERY: Final[dict[str, tuple[Schema, str | None]]] = {
         ),
         None,
     ),
+    "number": (
+        Schema(type=OpenAPIType.STRING, default=""),
+        "Calls whose caller or callee is this number, compared without spaces, dashes and a"
+        " leading + (an extension); paged by offset",
+    ),
 }
 assert tuple(_QUERY) == QUERY_PARAMETERS  # one list of parameters
+_STATS_QUERY: Final[dict[str, tuple[Schema, str | None]]] = {
+    "startAt": _QUERY["startAt"],
+    "endAt": _QUERY["endAt"],
+    "callType": _QUERY["callType"],
+    "status": _QUERY["status"],
+    "callDirection": (Schema(type=OpenAPIType.STRING, enum=["", *DIRECTIONS], default=""), None),
+    "groupBy": (
+        Schema(type=OpenAPIType.STRING, enum=["", *GROUPS], default=""),
+        "One row a group, in key order; absent: one total row",
+    ),
+    "tz": (
+        Schema(type=OpenAPIType.STRING, default="UTC"),
+        "IANA time zone of the time groups' days and hours",
+    ),
+}
+assert tuple(_STATS_QUERY) == STATS_PARAMETERS
 
 
 @get("/openapi.json", include_in_schema=False, media_type="application/vnd.oai.openapi+json")
@@ -94,15 +115,26 @@ def _call_detail(app: Litestar, method: str) -> Operation:
     return operation
 
 
-def document_query(app: Litestar) -> None:
-    operation = _call_detail(app, "get")
+def _add_query(operation: Operation, query: dict[str, tuple[Schema, str | None]]) -> None:
     operation.parameters = [
         *(operation.parameters or []),
         *(
             Parameter(name=name, param_in="query", schema=schema, description=text, required=False)
-            for name, (schema, text) in _QUERY.items()
+            for name, (schema, text) in query.items()
         ),
     ]
+
+
+def document_query(app: Litestar) -> None:
+    _add_query(_call_detail(app, "get"), _QUERY)
+
+
+def document_stats(app: Litestar) -> None:
+    operation = app.openapi_schema.paths[contract.CALL_STATS_ROUTE].get  # type: ignore[index]
+    assert isinstance(operation, Operation)
+    _add_query(operation, _STATS_QUERY)
+    operation.security = [{BEARER: []}]
+    operation.description = f"{operation.description}\n\nToken scope: `read`."
 
 
 def document_ingest_query(app: Litestar) -> None:
@@ -192,3 +224,4 @@ def document(app: Litestar) -> None:
     document_ingest_body(app)
     document_security(app)
     document_sources(app)
+    document_stats(app)

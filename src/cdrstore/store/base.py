@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..query import PageQuery
+from ..query import PageQuery, StatsQuery
 from ..record import IngestSummary, StoredRecord
 from .errors import translating
 
@@ -104,6 +104,7 @@ class RecordStore(ABC):
         "apply_retention",
         "refresh_statistics",
         "delete_app",
+        "stats",
     )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -132,6 +133,11 @@ class RecordStore(ABC):
 
     @abstractmethod
     def count_records(self, app_id: str) -> int: ...
+
+    @abstractmethod
+    def stats(self, app_id: str, query: StatsQuery) -> dict[int | str, list[int]]:
+        """The app's calls matching the query, summed by group key (`store.stats.StatsReader`):
+        for each key, the calls of each status (by code), then the talk time in ms."""
 
     @abstractmethod
     def position(self, app_id: str, source: str) -> str | None:

@@ -1,4 +1,4 @@
-"""How `callType` and `status` are stored: a small integer each, fixed here for ever.
+"""How `callType`, `status` and `callDirection` are stored: a small integer each, fixed here for ever.
 
 Stored rows carry these numbers, so a code once given never changes meaning; a new value gets a new
 number. A test freezes both maps (`tests/store/test_schema.py`).
@@ -19,3 +19,4 @@ STATUS_CODES: Final[dict[str, int]] = {
     "Unreachable": 6,
     "Call Failed": 7,
 }
+DIRECTION_CODES: Final[dict[str, int]] = {"Inbound": 0, "Outbound": 1}

@@ -36,7 +36,7 @@ from .errors import register_driver
 from .paging import bucket_of
 from .plan import BatchPlan, StoredRow, plan_batch
 from .schema import calls
-from .sql import SqlRecords, keep_position
+from .sql import FACT_COLUMNS, ROLLUPS, SqlRecords, fact_values, keep_position, write_derived
 from .windows import PostgresWindows
 
 register_driver(psycopg.Error, psycopg.OperationalError)
@@ -98,6 +98,7 @@ def _stage_ddl() -> str:
 
 
 STAGE_DDL: Final = _stage_ddl()
+STAGE_COLUMNS: Final = ", ".join(("call_date", "id", "call_type", "status", "doc", *FACT_COLUMNS))
 
 
 class PostgresWriter(BatchWriter):
@@ -181,9 +182,8 @@ class PostgresWriter(BatchWriter):
         if written:
             only = "" if len(written) == staged else " WHERE id = ANY(%s)"
             cur.execute(
-                "INSERT INTO calls (app_id, call_date, id, call_type, status, doc)"
-                f" SELECT %s, call_date, id, call_type, status, doc FROM stage{only}"
-                " ORDER BY call_date, id",
+                f"INSERT INTO calls (app_id, {STAGE_COLUMNS})"
+                f" SELECT %s, {STAGE_COLUMNS} FROM stage{only} ORDER BY call_date, id",
                 (app_id, written) if only else (app_id,),
             )
         changes = plan.count_changes()
@@ -194,16 +194,24 @@ class PostgresWriter(BatchWriter):
                 " DO UPDATE SET n = call_counts.n + excluded.n",
                 [(app_id, *change) for change in changes],
             )
+        write_derived(cur, "%s", app_id, plan.derived)
 
 
 def _stage(cur: psycopg.Cursor[Any], ordered: Sequence[StoredRecord]) -> None:
     """COPY the batch into the session's staging table."""
     cur.execute(STAGE_DDL)
     cur.execute("TRUNCATE stage")
-    with cur.copy("COPY stage (call_date, id, call_type, status, doc) FROM STDIN") as copy:
+    with cur.copy(f"COPY stage ({STAGE_COLUMNS}) FROM STDIN") as copy:
         for r in ordered:
             copy.write_row(
-                (r.call_date_ms, r.id, CALL_TYPE_CODES[r.call_type], STATUS_CODES[r.status], r.doc)
+                (
+                    r.call_date_ms,
+                    r.id,
+                    CALL_TYPE_CODES[r.call_type],
+                    STATUS_CODES[r.status],
+                    r.doc,
+                    *fact_values(r),
+                )
             )
 
 
@@ -388,6 +396,17 @@ class PostgresRecords(SqlRecords):
                         "DELETE FROM call_counts WHERE app_id = %s AND bucket >= %s AND bucket < %s",
                         (app_id, lo_bucket, hi_bucket),
                     )
+                    cur.execute(
+                        "DELETE FROM call_numbers WHERE app_id = %s AND call_date >= %s"
+                        " AND call_date < %s",
+                        (app_id, lo, hi),
+                    )
+                    for table, (width, _) in ROLLUPS.items():  # months are whole buckets
+                        cur.execute(
+                            f"DELETE FROM {table} WHERE app_id = %s AND bucket >= %s"
+                            " AND bucket < %s",
+                            (app_id, lo // width, hi // width),
+                        )
                 cur.execute(f"DROP TABLE {name}")
         self._partitions = set()
         return [p[0] for p in expired], by_app, (expired[-1][2] if expired else None)

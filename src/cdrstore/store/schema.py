@@ -30,12 +30,18 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from ..record import RECORD_ID_MAX_LENGTH
+from .codes import STATUS_CODES
 
 POSTGRESQL_ONLY: Final = {"backends": frozenset({"postgresql"})}
 SQLITE_ONLY: Final = {"backends": frozenset({"sqlite"})}
 APP_ID_LENGTH: Final = 64
 # One hour a bucket: small enough that a deep offset skips at most one bucket of rows.
 COUNT_BUCKET_MS: Final = 3_600_000
+# Statistics by time: a quarter of an hour, which every zone's offset since standard time is a
+# multiple of (+05:30, +05:45), so a local day or hour is a whole number of buckets.
+STATS_BUCKET_MS: Final = 900_000
+# Statistics by agent or department need no local time: one UTC day a bucket keeps them small.
+PARTY_BUCKET_MS: Final = 86_400_000
 
 metadata = MetaData()
 
@@ -86,6 +92,12 @@ calls = Table(
     Column("call_type", SmallInteger, nullable=False),  # codes.CALL_TYPE_CODES
     Column("status", SmallInteger, nullable=False),  # codes.STATUS_CODES
     Column("doc", LargeBinary, nullable=False),
+    # What the statistics read of a record (record.CallFacts), for the rows at a query's edges
+    # and for retention: never parsed out of `doc` per request.
+    Column("direction", SmallInteger, nullable=False),  # codes.DIRECTION_CODES
+    Column("talk_ms", BigInteger, nullable=False),
+    Column("agent", Text, nullable=False),
+    Column("department", Text, nullable=False),
     PrimaryKeyConstraint("app_id", "call_date", "id", name="calls_pkey"),
     # A partitioned table cannot enforce this across partitions: `call_ids` does on PostgreSQL.
     UniqueConstraint("app_id", "id", name="calls_app_id_id_key", info=SQLITE_ONLY),
@@ -120,6 +132,76 @@ call_counts = Table(
     Column("status", SmallInteger, nullable=False),
     Column("n", Integer().with_variant(BigInteger(), "postgresql"), nullable=False),
     PrimaryKeyConstraint("app_id", "bucket", "call_type", "status", name="call_counts_pkey"),
+    sqlite_with_rowid=False,
+)
+
+
+def status_column(status: str) -> str:
+    """The column of a statistics table that counts the calls with this status."""
+    return "n_" + status.lower().replace(" ", "_")
+
+
+# The statuses as columns (in code order), so that one row holds a slice's whole byStatus.
+STATUS_COLUMNS: Final = tuple(
+    status_column(status) for status, _ in sorted(STATUS_CODES.items(), key=lambda item: item[1])
+)
+
+
+def _counts() -> list[Column[int]]:
+    count = Integer().with_variant(BigInteger(), "postgresql")
+    return [Column(name, count, nullable=False) for name in STATUS_COLUMNS] + [
+        Column("talk_ms", BigInteger, nullable=False)  # of the answered calls
+    ]
+
+
+# Calls by (app, quarter hour, callType, callDirection): a count per status and the talk time, kept
+# in the same transaction as the records (docs/api.md#statistics).
+call_stats = Table(
+    "call_stats",
+    metadata,
+    Column("app_id", text_key(APP_ID_LENGTH), nullable=False),
+    Column("bucket", BigInteger, nullable=False),  # call_date // STATS_BUCKET_MS
+    Column("call_type", SmallInteger, nullable=False),
+    Column("direction", SmallInteger, nullable=False),
+    *_counts(),
+    PrimaryKeyConstraint("app_id", "bucket", "call_type", "direction", name="call_stats_pkey"),
+    sqlite_with_rowid=False,
+)
+
+# The same by (app, UTC day, callType, callDirection, agent, department).
+call_party_stats = Table(
+    "call_party_stats",
+    metadata,
+    Column("app_id", text_key(APP_ID_LENGTH), nullable=False),
+    Column("bucket", BigInteger, nullable=False),  # call_date // PARTY_BUCKET_MS
+    Column("call_type", SmallInteger, nullable=False),
+    Column("direction", SmallInteger, nullable=False),
+    Column("agent", Text, nullable=False),
+    Column("department", Text, nullable=False),
+    *_counts(),
+    PrimaryKeyConstraint(
+        "app_id",
+        "bucket",
+        "call_type",
+        "direction",
+        "agent",
+        "department",
+        name="call_party_stats_pkey",
+    ),
+    sqlite_with_rowid=False,
+)
+
+# The phone-number search: each record under its caller and callee as compared (without spaces,
+# dashes and a leading +), in the order pages are served.
+call_numbers = Table(
+    "call_numbers",
+    metadata,
+    Column("app_id", text_key(APP_ID_LENGTH), nullable=False),
+    Column("number", Text, nullable=False),
+    Column("call_date", BigInteger, nullable=False),
+    Column("id", text_key(RECORD_ID_MAX_LENGTH), nullable=False),
+    PrimaryKeyConstraint("app_id", "number", "call_date", "id", name="call_numbers_pkey"),
+    Index("call_numbers_by_date", "app_id", "call_date"),
     sqlite_with_rowid=False,
 )
 

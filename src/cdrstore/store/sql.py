@@ -15,12 +15,15 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from ..query import PageQuery
+from ..query import PageQuery, StatsQuery
+from ..record import StoredRecord
 from .base import Page, RecordStore, RemovedApp, RetentionReport
-from .codes import CALL_TYPE_CODES, STATUS_CODES
+from .codes import CALL_TYPE_CODES, DIRECTION_CODES, STATUS_CODES
 from .errors import UnknownApp
 from .paging import SEEK_MIN_OFFSET, bucket_of, seek
-from .schema import COUNT_BUCKET_MS
+from .plan import Derived
+from .schema import COUNT_BUCKET_MS, PARTY_BUCKET_MS, STATS_BUCKET_MS, STATUS_COLUMNS
+from .stats import StatsReader
 
 ORDER = " ORDER BY call_date, id"
 
@@ -141,7 +144,8 @@ class SqlRecords(RecordStore):
             self._require_app(cursor, app_id, self.lock_app_to_delete)
             cursor.execute(f"DELETE FROM calls WHERE app_id = {mark}", (app_id,))
             records = max(cursor.rowcount, 0)
-            cursor.execute(f"DELETE FROM call_counts WHERE app_id = {mark}", (app_id,))
+            for table in ("call_counts", *ROLLUPS, "call_numbers"):
+                cursor.execute(f"DELETE FROM {table} WHERE app_id = {mark}", (app_id,))
             self._delete_identities(cursor, app_id)
             cursor.execute(f"DELETE FROM tokens WHERE app_id = {mark}", (app_id,))
             tokens = max(cursor.rowcount, 0)
@@ -167,6 +171,10 @@ class SqlRecords(RecordStore):
                 (app_id,),
             )
             return int(cursor.fetchone()[0])
+
+    def stats(self, app_id: str, query: StatsQuery) -> dict[int | str, list[int]]:
+        with self._reading() as cursor:
+            return StatsReader(cursor, self.mark, app_id, query).cells()
 
     def apply_retention(
         self, cutoff_ms: int, app_ids: Sequence[str], *, every_app: bool, dry_run: bool
@@ -277,6 +285,7 @@ def expire_rows(
     cursor.execute(
         f"DELETE FROM calls WHERE app_id = {mark} AND call_date < {mark}", (app_id, cutoff_ms)
     )
+    expire_derived(cursor, app_id, cutoff_ms, mark)
     cursor.execute(
         f"DELETE FROM call_counts WHERE app_id = {mark} AND bucket <= {mark}", (app_id, cut_bucket)
     )
@@ -288,3 +297,82 @@ def expire_rows(
         (cut_bucket, app_id, lo, hi),
     )
     return removed
+
+
+# --- what the statistics and the number search keep beside the records ---------------------------
+FACT_COLUMNS = ("direction", "talk_ms", "agent", "department")
+VECTOR_COLUMNS = (*STATUS_COLUMNS, "talk_ms")
+# Each rollup: its bucket's width and the columns of its key after (app_id, bucket).
+ROLLUPS: dict[str, tuple[int, tuple[str, ...]]] = {
+    "call_stats": (STATS_BUCKET_MS, ("call_type", "direction")),
+    "call_party_stats": (PARTY_BUCKET_MS, ("call_type", "direction", "agent", "department")),
+}
+
+
+def fact_values(record: StoredRecord) -> tuple[int, int, str, str]:
+    """The record's FACT_COLUMNS as stored in `calls`."""
+    facts = record.facts
+    return DIRECTION_CODES[facts.direction], facts.talk_ms, facts.agent, facts.department
+
+
+def _upsert(table: str, mark: str) -> str:
+    keys = ("bucket", *ROLLUPS[table][1])
+    columns = ("app_id", *keys, *VECTOR_COLUMNS)
+    added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in VECTOR_COLUMNS)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        f" ON CONFLICT (app_id, {', '.join(keys)}) DO UPDATE SET {added}"
+    )
+
+
+def write_derived(cursor: Any, mark: str, app_id: str, derived: Derived) -> None:
+    """Move the statistics and the number search by what a write changed, in its transaction."""
+    if derived.numbers_removed:
+        cursor.executemany(
+            f"DELETE FROM call_numbers WHERE app_id = {mark} AND number = {mark}"
+            f" AND call_date = {mark} AND id = {mark}",
+            [(app_id, *row) for row in derived.numbers_removed],
+        )
+    if derived.numbers_added:
+        cursor.executemany(
+            "INSERT INTO call_numbers (app_id, number, call_date, id)"
+            f" VALUES ({mark}, {mark}, {mark}, {mark}) ON CONFLICT DO NOTHING",
+            [(app_id, *row) for row in derived.numbers_added],
+        )
+    for table, changes in (
+        ("call_stats", derived.stats_changes()),
+        ("call_party_stats", derived.party_changes()),
+    ):
+        if changes:
+            cursor.executemany(_upsert(table, mark), [(app_id, *change) for change in changes])
+
+
+def _status_sums(prefix: str = "") -> str:
+    """One sum a status column (as the rollups hold them) over rows of `calls`, then the talk."""
+    counts = [
+        f"sum(CASE WHEN {prefix}status = {code} THEN 1 ELSE 0 END)"
+        for code in sorted(STATUS_CODES.values())
+    ]
+    return ", ".join([*counts, f"sum({prefix}talk_ms)"])
+
+
+def expire_derived(cursor: Any, app_id: str, cutoff_ms: int, mark: str) -> None:
+    """After an app's records before the cutoff are deleted: the same for the number search, and
+    the rollups' buckets before the cutoff dropped, the one it falls in rebuilt from what remains."""
+    cursor.execute(
+        f"DELETE FROM call_numbers WHERE app_id = {mark} AND call_date < {mark}",
+        (app_id, cutoff_ms),
+    )
+    for table, (width, keys) in ROLLUPS.items():
+        cut = cutoff_ms // width
+        cursor.execute(
+            f"DELETE FROM {table} WHERE app_id = {mark} AND bucket <= {mark}", (app_id, cut)
+        )
+        columns = ", ".join(keys)
+        cursor.execute(
+            f"INSERT INTO {table} (app_id, bucket, {columns}, {', '.join(VECTOR_COLUMNS)})"
+            f" SELECT app_id, {mark}, {columns}, {_status_sums()} FROM calls"
+            f" WHERE app_id = {mark} AND call_date >= {mark} AND call_date < {mark}"
+            f" GROUP BY app_id, {columns}",
+            (cut, app_id, cut * width, (cut + 1) * width),
+        )

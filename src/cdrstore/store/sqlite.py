@@ -19,7 +19,7 @@ from . import Store
 from .base import BatchWriter
 from .errors import register_driver
 from .plan import StoredRow, plan_batch
-from .sql import SqlRecords, keep_position
+from .sql import SqlRecords, fact_values, keep_position, write_derived
 from .windows import SqliteWindows, counts_file
 
 register_driver(sqlite3.Error, sqlite3.OperationalError)
@@ -73,20 +73,24 @@ class SqliteWriter(BatchWriter):
         }
         plan = plan_batch(sorted(records, key=lambda r: (r.call_date_ms, r.id)), stored)
         cursor.executemany(
-            "INSERT INTO calls (app_id, call_date, id, call_type, status, doc)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(app_id, r.call_date_ms, r.id, t, s, r.doc) for r, t, s in plan.new],
+            "INSERT INTO calls (app_id, call_date, id, call_type, status, doc,"
+            " direction, talk_ms, agent, department) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(app_id, r.call_date_ms, r.id, t, s, r.doc, *fact_values(r)) for r, t, s in plan.new],
         )
         cursor.executemany(
-            "UPDATE calls SET call_date = ?, call_type = ?, status = ?, doc = ?"
-            " WHERE app_id = ? AND id = ?",
-            [(r.call_date_ms, t, s, r.doc, app_id, r.id) for (r, t, s), _ in plan.changed],
+            "UPDATE calls SET call_date = ?, call_type = ?, status = ?, doc = ?,"
+            " direction = ?, talk_ms = ?, agent = ?, department = ? WHERE app_id = ? AND id = ?",
+            [
+                (r.call_date_ms, t, s, r.doc, *fact_values(r), app_id, r.id)
+                for (r, t, s), _ in plan.changed
+            ],
         )
         cursor.executemany(
             "INSERT INTO call_counts (app_id, bucket, call_type, status, n) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (app_id, bucket, call_type, status) DO UPDATE SET n = n + excluded.n",
             [(app_id, *change) for change in plan.count_changes()],
         )
+        write_derived(cursor, "?", app_id, plan.derived)
         return plan.summary(len(records))
 
     def keep_position(self, source: str, position: str) -> None:
