@@ -2,7 +2,7 @@
 expiry.
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 Create Date: 2026-11-27
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0003"
+down_revision = "0006"  # chained after the statistics (merged from their branch)
 branch_labels = None
 depends_on = None
 
