@@ -215,3 +215,29 @@ def test_the_console_files_ship_in_the_wheel_with_the_vendored_licence(client):
     assert "MIT License" in (vendor / "LICENSE.md").read_text()
     r = client.get("/console/static/vendor/chartjs/chart.umd.min.js")
     assert r.status_code == 200 and f"Chart.js v{version}" in r.text[:200]
+
+
+def test_the_dashboard_needs_a_session_and_shows_the_apis_totals(client, tokens, auth):
+    assert client.get("/console/dashboard", follow_redirects=False).status_code == 303
+    records = [
+        record(id="d1", status="Call Ended", callEndTime="2026-03-01T10:01:00Z"),
+        record(id="d2", status="Busy"),
+        record(id="d3", status="Abandoned", callDirection="Outbound"),
+    ]
+    records = [{**r, "callDate": "2026-03-01T10:00:00Z"} for r in records]
+    assert client.post(calls_path("acme"), json=records, headers=auth).status_code == 200
+    sign_in(client, "acme", tokens.token("acme", ("read",)))
+    page = client.get("/console/dashboard?callDirection=Inbound").text
+    (total,) = client.get(
+        "/v1/api/apps/acme/data/call-stats?callDirection=Inbound", headers=auth
+    ).json()["result"]
+    assert (total["calls"], total["answered"], total["acdMs"]) == (2, 1, 60_000)
+    shown = dict(re.findall(r'id="kpi-(\w+)" data-value="([^"]+)"', page))
+    assert shown == {
+        "calls": "2",
+        "answered": "1",
+        "asr": "0.5",
+        "acd": "60000",
+        "abandoned": "0",
+    }
+    assert client.get("/console/dashboard?tz=Nowhere").status_code == 400

@@ -27,6 +27,17 @@ AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 SCREENSHOTS = os.environ.get("CDRSTORE_SCREENSHOTS")
 
 
+def stats(server: Server, **params: str) -> list[dict[str, Any]]:
+    r = httpx.get(
+        server.base + f"/v1/api/apps/{APP}/data/call-stats",
+        params=params,
+        headers={"Authorization": f"Bearer {server.token}"},
+    )
+    assert r.status_code == 200, r.text
+    rows: list[dict[str, Any]] = r.json()["result"]
+    return rows
+
+
 class Server:
     def __init__(self, base: str, token: str, other_token: str, access: list[str]) -> None:
         self.base = base
@@ -60,7 +71,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     other_token = app_with_token(url, OTHER)
     access: list[str] = []
     with live_server(url, on_access=lambda line: access.append(json.dumps(line)), cwd=work) as base:
-        for app_id, secret, n, seed in ((APP, token, 400, 1), (OTHER, other_token, 120, 2)):
+        for app_id, secret, n, seed in ((APP, token, 1500, 1), (OTHER, other_token, 120, 2)):
             r = httpx.post(
                 base + calls_path(app_id),
                 json=list(synth.generate(n, seed=seed)),
@@ -143,7 +154,7 @@ def test_filter_page_and_the_url_keeps_the_filters(server, offline_page):
     page = offline_page.page
     sign_in(page, server.base, APP, server.token)
     page.get_by_label("Status").select_option("Call Ended")
-    page.get_by_label("Direction").select_option("Inbound")
+    page.get_by_label("Direction", exact=True).select_option("Inbound")
     page.get_by_label("Time zone").fill("Asia/Hong_Kong")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url(re.compile(r"status=Call\+Ended"))
@@ -199,6 +210,7 @@ def test_a_row_opens_every_field_grouped_with_the_recordings(server, offline_pag
     files = [f for e in chosen["recordingEventList"] for f in e["files"]]
     links = dialog.locator("ul.files a").evaluate_all("links => links.map(a => a.href)")
     assert links == [f["downloadUrl"] for f in files]
+    dialog.locator("section.recordings").scroll_into_view_if_needed()
     shot(page, "console-detail.png")
     assert axe_violations(page) == []
     page.keyboard.press("Escape")
@@ -210,7 +222,7 @@ def test_export_downloads_the_filtered_rows(server, offline_page):
     page = offline_page.page
     sign_in(page, server.base, APP, server.token)
     page.get_by_label("Type").select_option("offnet")
-    page.get_by_label("Direction").select_option("Outbound")
+    page.get_by_label("Direction", exact=True).select_option("Outbound")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url(re.compile(r"callType=offnet"))
     with page.expect_download() as download:
@@ -272,6 +284,64 @@ def test_a_token_of_one_app_never_shows_another(server, offline_page):
     assert page.locator("#app-id").inner_text() == APP
 
 
+def test_the_dashboard_shows_the_stats_apis_figures_and_draws_its_charts(server, offline_page):
+    page = offline_page.page
+    sign_in(page, server.base, APP, server.token)
+    page.get_by_role("link", name="Dashboard").click()
+    page.get_by_label("Time zone").fill("Asia/Hong_Kong")
+    page.get_by_label("Direction", exact=True).select_option("Inbound")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r"/console/dashboard\?.*callDirection=Inbound"))
+    (total,) = stats(server, tz="Asia/Hong_Kong", callDirection="Inbound")
+    for kpi in ("calls", "answered", "asr", "abandoned"):
+        shown = page.locator(f"#kpi-{kpi}").get_attribute("data-value")
+        assert float(shown) == total[kpi], kpi
+    assert page.locator("#kpi-acd").get_attribute("data-value") == str(total["acdMs"])
+    assert page.locator("#kpi-calls p").inner_text() == f"{total['calls']:,}"
+    assert page.locator("#kpi-asr p").inner_text() == f"{total['asr'] * 100:.1f} %"
+
+    # The charts are drawn: each canvas holds coloured pixels.
+    for chart in ("chart-calls", "chart-quality"):
+        painted = page.evaluate(
+            """id => { const c = document.getElementById(id);
+                 const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                 let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""",
+            chart,
+        )
+        assert painted > 1000, chart
+    # The charts' and heatmap's numbers: the per-day and per-hour statistics summed.
+    data = json.loads(page.locator("#dashboard-data").inner_text())
+    by_day = stats(server, tz="Asia/Hong_Kong", callDirection="Inbound", groupBy="day")
+    assert data["days"] == [row["key"] for row in by_day]
+    per_day = [sum(day) for day in zip(*data["callsByStatus"].values(), strict=True)]
+    assert per_day == [row["calls"] for row in by_day]
+    assert data["asr"] == [round(100 * row["asr"], 2) for row in by_day]
+    heat = page.locator("#heatmap tbody td").all_inner_texts()
+    by_weekday = stats(server, tz="Asia/Hong_Kong", callDirection="Inbound", groupBy="weekday")
+    for weekday in by_weekday:
+        cells = heat[(weekday["key"] - 1) * 24 : weekday["key"] * 24]
+        assert sum(int(n) for n in cells) == weekday["calls"]
+    agents = stats(server, tz="Asia/Hong_Kong", callDirection="Inbound", groupBy="agent")
+    top = sorted(agents, key=lambda r: (-r["calls"], r["key"]))[:10]
+    shown_agents = page.locator("#top-agents tbody th").all_inner_texts()
+    assert shown_agents == [row["key"] or "(none)" for row in top]
+    assert page.locator("#split-direction tbody th").all_inner_texts() == ["Inbound"]
+    shot(page, "console-dashboard.png")
+    assert axe_violations(page) == []
+    assert offline_page.left_loopback == [] and offline_page.console_errors == []
+
+
+def test_the_number_filter_finds_the_calls_of_a_number(server, offline_page):
+    page = offline_page.page
+    sign_in(page, server.base, APP, server.token)
+    number = server.api(APP, server.token)[7]["caller"]
+    page.get_by_label("Number").fill(number)
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r"number="))
+    wanted = [r["id"] for r in server.api(APP, server.token, number=number)]
+    assert wanted and row_ids(page) == wanted[:50]
+
+
 def test_every_page_passes_axe_at_laptop_and_phone_widths(server, browser):
     for width, height in ((1280, 800), (390, 844)):
         context = browser.new_context(viewport={"width": width, "height": height})
@@ -284,6 +354,11 @@ def test_every_page_passes_axe_at_laptop_and_phone_widths(server, browser):
             assert axe_violations(page) == [], f"calls at {width}px"
             # Readable: nothing wider than the screen but the table's own scroller.
             overflow = page.evaluate("document.documentElement.scrollWidth")
-            assert overflow <= width, f"the page scrolls sideways at {width}px"
+            assert overflow <= width, f"the calls page scrolls sideways at {width}px"
+            page.goto(f"{server.base}/console/dashboard")
+            page.locator("#kpi-calls").wait_for()
+            assert axe_violations(page) == [], f"dashboard at {width}px"
+            overflow = page.evaluate("document.documentElement.scrollWidth")
+            assert overflow <= width, f"the dashboard scrolls sideways at {width}px"
         finally:
             context.close()

@@ -89,13 +89,7 @@ class ConsoleFilters:
         try:
             return parse_call_query(self.api_pairs(limit))
         except QueryError as exc:
-            raise FilterError(_console_words(str(exc))) from None
-
-
-def _console_words(message: str) -> str:
-    if "invalid query: number" in message:
-        return "number search is not available on this server"
-    return message.replace("startAt", "from").replace("endAt", "to")
+            raise FilterError(str(exc).replace("startAt", "from").replace("endAt", "to")) from None
 
 
 def _midnight(day: str, zone: zoneinfo.ZoneInfo, days_after: int = 0) -> dt.datetime:

@@ -4,12 +4,12 @@ app's data only."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode
 
 import anyio.to_thread
+import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import CacheControlHeader
 from litestar.response import Redirect, Stream
@@ -17,8 +17,10 @@ from litestar.static_files import create_static_files_router
 
 from ..errors import DomainError, Forbidden, Unauthenticated
 from ..ops.console import call_page, current_session, export_calls, sign_in, sign_out
+from ..ops.stats import stats_for_params
 from ..record import CALL_TYPES, STATUSES
 from ..store import SessionInfo, Store
+from .dashboard import WEEKDAYS, Dashboard, Row, build, clock, percent
 from .download import DOWNLOAD_FORMATS, stream_export
 from .filters import DIRECTIONS, PAGE_SIZE, ConsoleFilters, FilterError, parse_filters
 from .pages import render
@@ -130,6 +132,38 @@ async def console_home(request: Request[Any, Any, Any]) -> Response[str]:
     return _page(html)
 
 
+def _dashboard(store: Store, app_id: str, filters: ConsoleFilters) -> Dashboard:
+    def stats_of(pairs: list[tuple[str, str]]) -> list[Row]:
+        _, rows = stats_for_params(store, app_id, pairs)
+        return [msgspec.structs.asdict(row) for row in rows]
+
+    return build(filters, stats_of)
+
+
+@get("/dashboard")
+async def console_dashboard(request: Request[Any, Any, Any]) -> Response[str]:
+    """The figures of the chosen range, zone and filters, from the statistics the API serves."""
+    session = await _session(request)
+    if session is None:
+        return Redirect(f"{CONSOLE_PATH}/", status_code=303)
+    try:
+        filters = parse_filters(request.query_params.multi_items())
+    except FilterError as exc:
+        common = _common(session, ConsoleFilters(), "dashboard")
+        return _page(render("dashboard.html", error=str(exc), **common), 400)
+    board = await anyio.to_thread.run_sync(_dashboard, _store(request), session.app_id, filters)
+    html = render(
+        "dashboard.html",
+        board=board,
+        error="",
+        weekdays=WEEKDAYS,
+        percent=percent,
+        clock=clock,
+        **_common(session, filters, "dashboard"),
+    )
+    return _page(html)
+
+
 @post("/sign-in", status_code=303)
 async def console_sign_in(request: Request[Any, Any, Any]) -> Response[str]:
     if not same_origin(request):
@@ -188,10 +222,8 @@ async def console_export(request: Request[Any, Any, Any]) -> Response[Any]:
     )
 
 
-def console_router(dashboard: Callable[..., Any] | None = None) -> Router:
-    handlers: list[Any] = [console_home, console_sign_in, console_sign_out, console_export]
-    if dashboard is not None:
-        handlers.append(dashboard)
+def console_router() -> Router:
+    handlers = [console_home, console_dashboard, console_sign_in, console_sign_out, console_export]
     static = create_static_files_router(
         path="/static",
         directories=[STATIC_DIR],
