@@ -14,6 +14,7 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
 
+from cdrstore import synth
 from cdrstore.api.app import create_app
 from cdrstore.ops.accounts import revoke_token
 from cdrstore.settings import Settings
@@ -241,3 +242,26 @@ def test_the_dashboard_needs_a_session_and_shows_the_apis_totals(client, tokens,
         "abandoned": "0",
     }
     assert client.get("/console/dashboard?tz=Nowhere").status_code == 400
+
+
+def test_a_direction_page_at_any_offset_is_the_apis_order_filtered(client, tokens, auth):
+    """The direction is the console's own filter: its pages (found through the hourly statistics
+    at a deep offset) are the API's records of that direction, in order, at those offsets."""
+    records = list(synth.generate(700, seed=5, days=2))
+    assert client.post(calls_path("acme"), json=records, headers=auth).status_code == 200
+    sign_in(client, "acme", tokens.token("acme", ("read",)))
+    window = "from=2026-09-01&to=2026-09-01&tz=Asia/Kolkata"  # starts at a half hour in UTC
+    start, end = "2026-08-31T18:30:00Z", "2026-09-01T18:30:00Z"
+    for query, api in (("", {}), (window, {"startAt": start, "endAt": end})):
+        served = client.get(calls_path("acme"), params={**api, "limit": 500}, headers=auth).json()[
+            "result"
+        ]
+        served += client.get(
+            calls_path("acme"), params={**api, "limit": 500, "offset": 500}, headers=auth
+        ).json()["result"]
+        inbound = [r["id"] for r in served if r["callDirection"] == "Inbound"]
+        assert len(inbound) > 120
+        for offset in (0, 1, 49, 50, 77, 120, len(inbound) - 3, len(inbound), len(inbound) + 9):
+            page = client.get(f"/console/?{query}&callDirection=Inbound&offset={offset}").text
+            assert re.findall(r'data-id="([^"]+)"', page) == inbound[offset : offset + 50], offset
+            assert ('rel="next"' in page) == (offset + 50 < len(inbound)), offset

@@ -5,6 +5,7 @@ calls and export them. The console calls these as the API calls its own (the sam
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import secrets
 import time
@@ -14,10 +15,11 @@ from typing import Final
 import msgspec
 
 from ..errors import Forbidden, Unauthenticated
-from ..query import PageQuery
+from ..query import PageQuery, StatsQuery
 from ..store import Page, SessionInfo, Store
 from .accounts import InvalidAccount, authenticate, authorize, check_app_id
 from .records import export_docs
+from .stats import call_stats
 
 SESSION_SECONDS: Final = 12 * 3600  # a working day: then sign in again
 
@@ -74,16 +76,56 @@ def _matching(docs: Iterator[bytes], direction: str | None) -> Iterator[bytes]:
             yield doc
 
 
+def _hour_of(key: str) -> int:
+    """The epoch milliseconds of an hourly statistics key (`YYYY-MM-DDTHH`, in UTC)."""
+    return int(dt.datetime.fromisoformat(key + ":00+00:00").timestamp() * 1000)
+
+
+def _seek(
+    store: Store, app_id: str, query: PageQuery, direction: str
+) -> tuple[int | None, int] | None:
+    """Where a page of one direction at a deep offset starts reading: (from this instant, skip
+    this many of the direction's calls). The hourly statistics (kept at ingest, exact at the
+    window's edges) say in which hour the offset falls, so that only that hour is read through."""
+    hours = call_stats(
+        store,
+        app_id,
+        StatsQuery(
+            call_type=query.call_type,
+            status=query.status,
+            call_direction=direction,
+            start_ms=query.start_ms,
+            end_ms=query.end_ms,
+            group_by="hour",
+        ),
+    )
+    before = 0
+    for row in hours:
+        if before + row.calls > query.offset:
+            start = _hour_of(str(row.key))
+            return max(start, query.start_ms or start), query.offset - before
+        before += row.calls
+    return None  # past the last call
+
+
 def call_page(store: Store, app_id: str, query: PageQuery, direction: str | None = None) -> Page:
     """One page of the app's calls, as the API's GET gives it; with a direction, the same order
-    and offsets counted among the calls of that direction (read through, not indexed)."""
+    and offsets counted among the calls of that direction: the page's hour found from the hourly
+    statistics, then read through (a number search, being narrow, is read through from its
+    start)."""
     if direction is None:
         return store.records.page(app_id, query)
-    scan = dataclasses.replace(query, offset=0)
+    start_ms, skip = query.start_ms, query.offset
+    if query.offset and query.number is None:
+        found = _seek(store, app_id, query, direction)
+        if found is None:
+            return Page([], False)
+        start_ms, skip = found
+    scan = dataclasses.replace(query, offset=0, start_ms=start_ms)
     docs: list[bytes] = []
     skipped = 0
     for doc in _matching(store.records.iter_docs(app_id, scan), direction):
-        if skipped < query.offset:
+        if skipped < skip:
             skipped += 1
             continue
         docs.append(doc)
