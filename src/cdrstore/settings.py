@@ -127,7 +127,7 @@ def flag_from_env(name: str, default: bool) -> bool:
         return True
     if text in ("0", "off", "false", "no"):
         return False
-    raise ValueError(f"{name} must be on or off, got {text!r}")
+    raise ValueError(f"{name} must be on or off, got {text!r} (serve --console/--no-console)")
 
 
 def seconds_from_env(name: str, option: str, default: float) -> float:

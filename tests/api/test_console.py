@@ -5,11 +5,15 @@ cookie and its end (sign-out, a revoked token), the cross-site guard, the filter
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
@@ -19,6 +23,7 @@ from cdrstore.api.app import create_app
 from cdrstore.ops.accounts import revoke_token
 from cdrstore.settings import Settings
 from cdrstore.store.schema import console_sessions
+from cdrstore.testing import live_server
 from tests.conftest import calls_path, record
 
 COOKIE = "cdrstore_console"
@@ -265,3 +270,22 @@ def test_a_direction_page_at_any_offset_is_the_apis_order_filtered(client, token
             page = client.get(f"/console/?{query}&callDirection=Inbound&offset={offset}").text
             assert re.findall(r'data-id="([^"]+)"', page) == inbound[offset : offset + 50], offset
             assert ('rel="next"' in page) == (offset + 50 < len(inbound)), offset
+
+
+def test_serve_no_console_turns_it_off_and_a_bad_switch_is_named(tmp_path):
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    with live_server(url, cwd=tmp_path, args=("--no-console",)) as base:
+        assert httpx.get(f"{base}/console/").status_code == 404
+        assert httpx.get(f"{base}/").headers["location"] == "/docs"
+    with live_server(url, cwd=tmp_path) as base:
+        assert httpx.get(f"{base}/").headers["location"] == "/console/"
+        assert "Sign in" in httpx.get(f"{base}/console/").text
+    refused = subprocess.run(
+        [sys.executable, "-m", "cdrstore", "serve", "--check", "--port", "1"],
+        env={**os.environ, "CDRSTORE_DATABASE_URL": url, "CDRSTORE_CONSOLE": "maybe"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1
+    assert "CDRSTORE_CONSOLE must be on or off, got 'maybe'" in refused.stderr
