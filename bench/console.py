@@ -125,7 +125,8 @@ def main() -> None:
     auth = {"Authorization": f"Bearer {token}"}
     print(
         f"cdrstore console benchmark: {args.records:,} records, {backend}, {os.cpu_count()} cores,"
-        f" {args.runs} runs each; ms, median / p95"
+        f" {args.runs} runs each; ms, median / p95; load average before:"
+        f" {os.getloadavg()[0]:.1f}"
     )
     with TestClient(app) as client:
         signed = client.post("/console/sign-in", data={"appId": APP, "token": token})

@@ -13,11 +13,13 @@ from ..record import STATUSES
 from .filters import ConsoleFilters
 
 Row = Mapping[str, Any]  # one statistics row as served: key, calls, answered, asr, ... byStatus
-StatsOf = Callable[[list[tuple[str, str]]], list[Row]]  # a statistics query string -> its rows
+# Statistics query strings -> the rows of each (they may be asked for side by side).
+StatsOf = Callable[[list[list[tuple[str, str]]]], list[list[Row]]]
 TOP: Final = 10  # agents and departments shown
 WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-# The groupings the dashboard asks for besides the hourly rows and the total.
+# What the dashboard asks for: the total, the hours, and the splits.
 SPLITS: Final = ("callDirection", "callType", "agent", "department")
+GROUPINGS: Final = (None, "hour", *SPLITS)
 
 
 def percent(ratio: float) -> str:
@@ -80,11 +82,12 @@ def _kpis(total: Row) -> list[tuple[str, str, str, float]]:
 
 def build(filters: ConsoleFilters, stats_of: StatsOf) -> Dashboard:
     """Ask for the total, the hours and the splits, and sum the hours into days and a heatmap."""
-    (total,) = stats_of(stats_pairs(filters, None))
+    answers = stats_of([stats_pairs(filters, group) for group in GROUPINGS])
+    (total,), hours, *splits = answers
     board = Dashboard(total=total, kpis=_kpis(total))
     by_day: dict[str, dict[str, int]] = {}
     board.heatmap = [[0] * 24 for _ in WEEKDAYS]
-    for row in stats_of(stats_pairs(filters, "hour")):
+    for row in hours:
         day, hour = str(row["key"]).split("T")
         sums = by_day.setdefault(day, {"calls": 0, "answered": 0, "talk": 0})
         sums["calls"] += row["calls"]
@@ -108,8 +111,7 @@ def build(filters: ConsoleFilters, stats_of: StatsOf) -> Dashboard:
         for d in board.days
     ]
     board.heat_max = max((n for hours in board.heatmap for n in hours), default=0)
-    for split in SPLITS:
-        rows = stats_of(stats_pairs(filters, split))
+    for split, rows in zip(SPLITS, splits, strict=True):
         if split in ("agent", "department"):
             rows = sorted(rows, key=lambda r: (-r["calls"], str(r["key"])))[:TOP]
         board.splits[split] = rows

@@ -29,7 +29,6 @@ from .views import FIELD_GROUPS, rows
 
 CONSOLE_PATH: Final = "/console"
 STATIC_DIR: Final = Path(__file__).parent / "static"
-STATIC_PATH: Final = f"{CONSOLE_PATH}/static"
 HTML: Final = "text/html"
 # Pages hold an app's calls: never kept by a browser's or a proxy's cache, nor framed by another
 # site; scripts and styles only from this server.
@@ -133,11 +132,13 @@ async def console_home(request: Request[Any, Any, Any]) -> Response[str]:
 
 
 def _dashboard(store: Store, app_id: str, filters: ConsoleFilters) -> Dashboard:
-    def stats_of(pairs: list[tuple[str, str]]) -> list[Row]:
+    def one(pairs: list[tuple[str, str]]) -> list[Row]:
         _, rows = stats_for_params(store, app_id, pairs)
         return [msgspec.structs.asdict(row) for row in rows]
 
-    return build(filters, stats_of)
+    # One after the other: measured side by side in threads they were no faster (the work is
+    # Python's as much as the database's).
+    return build(filters, lambda queries: [one(pairs) for pairs in queries])
 
 
 @get("/dashboard")
