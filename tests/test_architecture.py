@@ -66,6 +66,7 @@ DOMAIN = {
     "gcpause",
     "settings",
     "zones",
+    "statistics",
 }
 ALLOWED = {
     "store": DOMAIN,

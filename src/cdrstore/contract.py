@@ -61,6 +61,11 @@ def call_detail_path(app_id: str) -> str:
     return CALL_DETAIL_PATH.replace("{appID:str}", app_id)
 
 
+def call_stats_path(app_id: str) -> str:
+    """The call-stats path of one app."""
+    return CALL_STATS_PATH.replace("{appID:str}", app_id)
+
+
 def page_body(docs: list[bytes]) -> bytes:
     """A 200 page as served: the stored documents joined, never re-encoded."""
     return PAGE_PREFIX + b",".join(docs) + PAGE_SUFFIX

@@ -9,7 +9,8 @@ from litestar import Request, Response, get
 from litestar.params import PathParameter
 
 from .. import contract
-from ..ops.stats import StatsBody, stats_body, stats_for_params
+from ..ops.stats import stats_body, stats_for_params
+from ..statistics import StatsBody
 from .auth import caller
 from .calls import COMMON_ERRORS
 from .errors import JSON

@@ -16,6 +16,7 @@ from .follow import follow_cli
 from .helptext import tidy_help
 from .mirror import mirror
 from .serve import serve
+from .stats import stats
 
 tidy_help()
 
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.command("serve")(serve)
 app.command("import")(import_)
 app.command("export")(export_)
+app.command("stats")(stats)
 app.command()(demo)
 app.command()(mirror)
 app.add_typer(apps_cli, name="apps")

@@ -1,6 +1,7 @@
-"""The call filters as options (`--type`, `--status`, `--since`, `--until`, `--offset`), declared
-once: a command decorated with `takes_filters` gets them all and receives one `CallFilters`,
-checked by the contract's own rules before anything is asked."""
+"""The call filters as options (`--type`, `--status`, `--since`, `--until`, `--offset`,
+`--number`), declared once: a command decorated with `takes_filters` gets them all and receives one
+`CallFilters`, checked by the contract's own rules before anything is asked. `takes_stats_filters`
+gives the ones statistics take (`--type`, `--status`, `--since`, `--until`, `--direction`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Annotated, Any, Final
 
 import typer
 
-from ..query import CallFilters, PageQuery, QueryError
+from ..query import CallFilters, PageQuery, QueryError, StatsQuery, parse_stats_query
 from .common import EXIT_USAGE, fail
 from .signatures import option, with_options
 
@@ -75,6 +76,22 @@ _FILTER_OPTIONS = (
         None,
     ),
     option("offset", Annotated[int, typer.Option(help="Records to skip.")], 0),
+    option(
+        "number",
+        Annotated[
+            str | None,
+            typer.Option(
+                help="Calls whose caller or callee is this number (spaces, dashes and a leading"
+                " + ignored)."
+            ),
+        ],
+        None,
+    ),
+)
+_WINDOW = 4  # the first options: type, status, since, until
+_STATS_OPTIONS = (
+    *_FILTER_OPTIONS[:_WINDOW],
+    option("direction", Annotated[str | None, typer.Option(help="Inbound or Outbound.")], None),
 )
 
 # The query's parameter names as the options that set them, so that an error names what was typed.
@@ -85,6 +102,10 @@ OPTION_OF_PARAMETER: Final = {
     "endAt": "--until",
     "offset": "--offset",
     "limit": "--limit",
+    "number": "--number",
+    "callDirection": "--direction",
+    "groupBy": "--group-by",
+    "tz": "--tz",
 }
 _PARAMETER = re.compile(r"\b(" + "|".join(OPTION_OF_PARAMETER) + r")\b")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
@@ -110,15 +131,19 @@ def in_option_names(message: str) -> str:
     return _PARAMETER.sub(lambda m: OPTION_OF_PARAMETER[m.group(1)], head) + quote + rest
 
 
+def _usage(exc: QueryError) -> typer.Exit:
+    message = in_option_names(exc.message)
+    if message.startswith(("invalid --since:", "invalid --until:")):
+        message += "; or a date, 2026-11-01, meaning its midnight UTC"
+    return fail(message, EXIT_USAGE)
+
+
 def checked(filters: CallFilters) -> PageQuery:
     """The filters as the contract's rules read them (bad usage if they refuse them)."""
     try:
         return filters.checked()
     except QueryError as exc:
-        message = in_option_names(exc.message)
-        if message.startswith(("invalid --since:", "invalid --until:")):
-            message += "; or a date, 2026-11-01, meaning its midnight UTC"
-        raise fail(message, EXIT_USAGE) from None
+        raise _usage(exc) from None
 
 
 def _gather(values: dict[str, Any], own: dict[str, Any]) -> CallFilters:
@@ -129,12 +154,33 @@ def _gather(values: dict[str, Any], own: dict[str, Any]) -> CallFilters:
         as_instant(values["until"]),
         values["offset"],
         own.get("limit"),
+        values["number"],
     )
     checked(filters)
     return filters
+
+
+def _gather_stats(values: dict[str, Any], own: dict[str, Any]) -> StatsQuery:
+    filters = CallFilters(
+        values["call_type"],
+        values["status"],
+        as_instant(values["since"]),
+        as_instant(values["until"]),
+    )
+    params = filters.stats_params(values["direction"], own.get("group_by"), own.get("tz"))
+    try:
+        return parse_stats_query(params)
+    except QueryError as exc:
+        raise _usage(exc) from None
 
 
 def takes_filters(command: Callable[..., None]) -> Callable[..., None]:
     """The command with the filter options added; called with them as `filters: CallFilters` (a
     `limit` option of its own, if any, goes in too), once they are checked."""
     return with_options(command, _FILTER_OPTIONS, "filters", _gather)
+
+
+def takes_stats_filters(command: Callable[..., None]) -> Callable[..., None]:
+    """The command with the statistics' filter options added; called with `query: StatsQuery`
+    (its own `group_by` and `tz` options go in too), checked."""
+    return with_options(command, _STATS_OPTIONS, "query", _gather_stats)

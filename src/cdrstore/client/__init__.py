@@ -6,6 +6,8 @@
         for call in client.iter_calls(call_type="offnet"):   # every page, lazily
             print(call.id, call.call_datetime())
         client.ingest(records)                               # cdrstore's POST extension
+        for row in client.call_stats(group_by="day", tz="Asia/Hong_Kong"):  # an extension
+            print(row.key, row.calls, row.asr)
 
 `AsyncClient` has the same methods, awaitable (`iter_calls` is an async iterator). Only the
 reference API is relied on (offset paging, stopping on a short page); cdrstore's `Link: rel="next"`
@@ -33,9 +35,10 @@ from typing import Any, Final
 import httpx
 import msgspec
 
-from ..contract import PAGE_LIMIT_MAX, call_detail_path
+from ..contract import PAGE_LIMIT_MAX, call_detail_path, call_stats_path
 from ..query import CallFilters
 from ..record import IngestSummary, Record
+from ..statistics import StatsBody, StatsRow
 from ..timestamps import format_timestamp
 from .errors import (
     ApiError,
@@ -67,6 +70,7 @@ class _Page(msgspec.Struct):
 
 
 _PAGE = msgspec.json.Decoder(_Page)
+_STATS = msgspec.json.Decoder(StatsBody)
 _RECORD = msgspec.json.Decoder(ServedRecord)
 
 
@@ -103,9 +107,26 @@ def call_filters(
     end_at: datetime | str | None = None,
     offset: int = 0,
     limit: int | None = None,
+    number: str | None = None,
 ) -> CallFilters:
     """The filters of the client's keyword arguments (datetimes must be timezone-aware)."""
-    return CallFilters(call_type, status, _instant(start_at), _instant(end_at), offset, limit)
+    return CallFilters(
+        call_type, status, _instant(start_at), _instant(end_at), offset, limit, number
+    )
+
+
+def stats_params(
+    group_by: str | None = None,
+    tz: str | None = None,
+    call_type: str | None = None,
+    status: str | None = None,
+    call_direction: str | None = None,
+    start_at: datetime | str | None = None,
+    end_at: datetime | str | None = None,
+) -> list[tuple[str, str]]:
+    """The query string of a statistics request from the client's keyword arguments."""
+    filters = call_filters(call_type, status, start_at, end_at)
+    return filters.stats_params(call_direction, group_by, tz)
 
 
 def _next_link(response: httpx.Response) -> str | None:
@@ -199,6 +220,7 @@ class _Base(ABC):
         self.max_retries = max_retries
         self.max_wait = max_wait
         self.path = call_detail_path(app_id)
+        self.stats_path = call_stats_path(app_id)
         self._http = self._open(transport)
 
     @abstractmethod
@@ -285,6 +307,12 @@ class Client(_Base):
         )
         return msgspec.convert(msgspec.json.decode(response.content)["result"], IngestSummary)
 
+    def call_stats(self, **query: Any) -> list[StatsRow]:
+        """Call statistics (cdrstore's extension, docs/api.md#statistics): keyword arguments
+        group_by, tz, call_type, status, call_direction, start_at, end_at; one row a group."""
+        response = self._send("GET", self.stats_path, params=stats_params(**query))
+        return _STATS.decode(response.content).result
+
 
 class AsyncClient(_Base):
     """The asynchronous twin of `Client`."""
@@ -336,6 +364,10 @@ class AsyncClient(_Base):
         )
         return msgspec.convert(msgspec.json.decode(response.content)["result"], IngestSummary)
 
+    async def call_stats(self, **query: Any) -> list[StatsRow]:
+        response = await self._send("GET", self.stats_path, params=stats_params(**query))
+        return _STATS.decode(response.content).result
+
 
 __all__ = [
     "ApiError",
@@ -348,6 +380,7 @@ __all__ = [
     "RateLimited",
     "ServedRecord",
     "ServerError",
+    "StatsRow",
     "TransportError",
     "call_filters",
 ]

@@ -12,47 +12,15 @@ import msgspec
 from ..contract import CODE_OK
 from ..query import StatsQuery, parse_stats_query
 from ..record import STATUSES
+from ..statistics import StatsBody, StatsRow
 from ..store import Store
 from ..store.codes import CALL_TYPE_CODES, DIRECTION_CODES, STATUS_CODES
 from ..zones import day_key
 from .accounts import require_app
 
 Key = str | int
+__all__ = ["StatsRow", "call_stats", "stats_body", "stats_for_params"]
 TOTAL_KEY: Final = "total"  # the key of the one row of an ungrouped request
-
-
-class StatsRow(msgspec.Struct):
-    """One group's figures, as served (docs/api.md#statistics)."""
-
-    key: Key
-    calls: int
-    answered: int
-    asr: float  # answered / calls
-    talkTimeMs: int
-    acdMs: int  # talkTimeMs // answered, 0 when none answered
-    abandoned: int
-    byStatus: dict[str, int]  # every status, in the record model's order
-
-    @classmethod
-    def of(cls, key: Key, by_code: list[int], talk_ms: int) -> StatsRow:
-        by_status = {status: by_code[STATUS_CODES[status]] for status in STATUSES}
-        calls = sum(by_status.values())
-        answered = by_status["Call Ended"]
-        return cls(
-            key=key,
-            calls=calls,
-            answered=answered,
-            asr=answered / calls if calls else 0.0,
-            talkTimeMs=talk_ms,
-            acdMs=talk_ms // answered if answered else 0,
-            abandoned=by_status["Abandoned"],
-            byStatus=by_status,
-        )
-
-
-class StatsBody(msgspec.Struct):
-    code: int
-    result: list[StatsRow]
 
 
 _ENCODER: Final = msgspec.json.Encoder()
@@ -78,18 +46,22 @@ _NAME_OF_CODE: Final[dict[str, dict[int, str]]] = {
 }
 
 
+def _by_status(vector: list[int]) -> dict[str, int]:
+    return {status: vector[STATUS_CODES[status]] for status in STATUSES}
+
+
 def _rows(query: StatsQuery, cells: dict[int | str, list[int]]) -> list[StatsRow]:
     group = query.group_by
     if group is None:
         vector = cells.get(0, [0] * (len(STATUS_CODES) + 1))
-        return [StatsRow.of(TOTAL_KEY, vector[:-1], vector[-1])]
+        return [StatsRow.of(TOTAL_KEY, _by_status(vector), vector[-1])]
     if group == "status":
         vector = cells.get(0, [0] * (len(STATUS_CODES) + 1))
         rows = []
         for status in sorted(STATUSES):
             code = STATUS_CODES[status]
-            only = [n if i == code else 0 for i, n in enumerate(vector[:-1])]
-            rows.append(StatsRow.of(status, only, vector[-1] if status == "Call Ended" else 0))
+            talk_ms = vector[-1] if status == "Call Ended" else 0
+            rows.append(StatsRow.of(status, {status: vector[code]}, talk_ms))
         return [row for row in rows if row.calls]
     to_key: Callable[[int | str], Key]
     if group in _TIME_KEYS:
@@ -103,7 +75,7 @@ def _rows(query: StatsQuery, cells: dict[int | str, list[int]]) -> list[StatsRow
         total = merged.setdefault(to_key(cell_key), [0] * len(vector))
         for i, value in enumerate(vector):
             total[i] += value
-    rows = [StatsRow.of(key, vector[:-1], vector[-1]) for key, vector in merged.items()]
+    rows = [StatsRow.of(key, _by_status(vector), vector[-1]) for key, vector in merged.items()]
     return sorted((row for row in rows if row.calls), key=lambda row: row.key)
 
 

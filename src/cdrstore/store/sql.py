@@ -60,6 +60,35 @@ class Filters:
         return " AND ".join(clauses), params
 
 
+def number_keys(
+    app_id: str, query: PageQuery, mark: str, after: tuple[int, str] | None
+) -> tuple[str, list[Any]]:
+    """The SELECT of the (call_date, id) of a number's calls matching the query (after a key, if
+    given), in serving order, and its parameters: the search's own index, joined to `calls` only
+    to filter by callType or status."""
+    clauses = [f"n.app_id = {mark}", f"n.number = {mark}"]
+    params: list[Any] = [app_id, query.number]
+    for op, bound in ((">=", query.start_ms), ("<", query.end_ms)):
+        if bound is not None:
+            clauses.append(f"n.call_date {op} {mark}")
+            params.append(bound)
+    if after is not None:
+        clauses.append(f"(n.call_date, n.id) > ({mark}, {mark})")
+        params.extend(after)
+    coded = coded_filters(query)
+    join = ""
+    if coded:
+        join = " JOIN calls c ON c.app_id = n.app_id AND c.call_date = n.call_date AND c.id = n.id"
+        for column, code in coded:
+            clauses.append(f"c.{column} = {mark}")
+            params.append(code)
+    return (
+        f"SELECT n.call_date, n.id FROM call_numbers n{join} WHERE {' AND '.join(clauses)}"
+        " ORDER BY n.call_date, n.id",
+        params,
+    )
+
+
 def count_range(cursor: Any, filters: Filters, lo: int, hi: int) -> int:
     where, params = filters.between(lo, hi)
     cursor.execute(f"SELECT count(*) FROM calls WHERE {where}", params)
@@ -196,6 +225,8 @@ class SqlRecords(RecordStore):
         return RetentionReport(cutoff_ms, dry_run, removed, dropped)
 
     def page(self, app_id: str, query: PageQuery) -> Page:
+        if query.number is not None:
+            return self._number_page(app_id, query)
         mark = self.mark
         filters = Filters(app_id, query, mark)
         with self._reading() as cursor:
@@ -219,7 +250,42 @@ class SqlRecords(RecordStore):
             docs = [bytes(row[0]) for row in cursor.fetchall()]
         return Page(docs[: query.limit], len(docs) > query.limit)
 
+    def _number_page(self, app_id: str, query: PageQuery) -> Page:
+        """A page of a number's calls: the search's index in serving order, skipped by a plain
+        OFFSET (the per-hour counts that seek deep offsets know nothing of numbers)."""
+        keys, params = number_keys(app_id, query, self.mark, None)
+        with self._reading() as cursor:
+            cursor.execute(
+                f"SELECT doc FROM calls WHERE app_id = {self.mark} AND (call_date, id) IN"
+                f" ({keys} LIMIT {self.mark} OFFSET {self.mark}){ORDER}",
+                (app_id, *params, query.limit + 1, query.offset),
+            )
+            docs = [bytes(row[0]) for row in cursor.fetchall()]
+        return Page(docs[: query.limit], len(docs) > query.limit)
+
+    def _iter_number_docs(self, app_id: str, query: PageQuery, chunk: int) -> Iterator[bytes]:
+        mark = self.mark
+        key: tuple[int, str] | None = None
+        while True:
+            keys, params = number_keys(app_id, query, mark, key)
+            skip = query.offset if key is None else 0
+            with self._reading() as cursor:
+                cursor.execute(
+                    f"SELECT call_date, id, doc FROM calls WHERE app_id = {mark}"
+                    f" AND (call_date, id) IN ({keys} LIMIT {mark} OFFSET {mark}){ORDER}",
+                    (app_id, *params, chunk, skip),
+                )
+                rows = cursor.fetchall()
+            for row in rows:
+                yield bytes(row[2])
+            if len(rows) < chunk:
+                return
+            key = (rows[-1][0], rows[-1][1])
+
     def iter_docs(self, app_id: str, query: PageQuery, chunk: int = 2_000) -> Iterator[bytes]:
+        if query.number is not None:
+            yield from self._iter_number_docs(app_id, query, chunk)
+            return
         mark = self.mark
         filters = Filters(app_id, query, mark)
         where, params = filters.between(query.start_ms, query.end_ms)
