@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar.testing import TestClient
+from tests.support.postgres import create_postgres_database
 
 from bench.__main__ import cli, write_ndjson
 from cdrstore.api import create_app
@@ -88,9 +89,21 @@ def p95(samples: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
+def _reachable(url: str) -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
 def build(workdir: Path, records: int, db: str | None) -> tuple[str, str]:
     """The database (built unless it holds the records) and a read token."""
     url = db or f"sqlite:///{workdir / f'console-{records}.db'}"
+    if url.startswith("postgres") and not _reachable(url):
+        create_postgres_database(url)
     env = {**os.environ, "CDRSTORE_DATABASE_URL": url}
     cli("db", "upgrade", env=env)
     store = open_store(url)
@@ -113,7 +126,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--workdir", type=Path, default=Path("bench/data"))
-    parser.add_argument("--db", help="a database URL to use instead (built if it lacks the app)")
+    parser.add_argument(
+        "--db",
+        help="a database URL to use instead (postgresql://...: created if missing); the records"
+        " are imported unless it already holds them",
+    )
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # one access line a request would drown the figures
