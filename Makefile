@@ -30,7 +30,6 @@ run: install
 	@$(BIN)/cdrstore serve --check --host $(HOST) --port $(PORT)
 	$(BIN)/cdrstore db upgrade
 	$(BIN)/cdrstore demo --base-url http://$(HOST):$(PORT)
-	@echo 'the console: http://$(HOST):$(PORT)/console/   (sign in with the app and token above)'
 	@echo 'the CLI:  $(BIN)/cdrstore --help   (or put it on the PATH: . $(BIN)/activate)'
 	$(BIN)/cdrstore serve --host $(HOST) --port $(PORT)
 
