@@ -83,11 +83,14 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_keeps_only_its_hash(client, 
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
 
-def test_the_cookie_is_secure_over_https(store, db_url, tokens):
+def test_the_cookie_is_secure_over_https(store, db_url, tokens, client):
     app = create_app(Settings(db_url, rate_limit_per_minute=0), store)
     with TestClient(app, base_url="https://testserver.local") as secure:
         r = sign_in(secure, "acme", tokens.token("acme", ("read",)))
         assert r.status_code == 303 and "Secure" in r.headers["set-cookie"]
+    # Behind a proxy that ends TLS: plain http here, https in the browser (its Origin says so).
+    r = sign_in(client, "acme", tokens.token("acme", ("read",)), origin="https://testserver.local")
+    assert r.status_code == 303 and "Secure" in r.headers["set-cookie"]
 
 
 @pytest.mark.parametrize(
@@ -137,6 +140,13 @@ def test_sign_out_ends_the_session_on_the_server(client, tokens):
     assert client.get("/console/export?format=csv", follow_redirects=False).status_code == 303
 
 
+def test_signing_in_again_ends_the_previous_session(client, tokens, store):
+    sign_in(client, "acme", tokens.token("acme", ("read",)))
+    sign_in(client, "acme", tokens.token("acme", ("read",)))
+    with store.engine.connect() as connection:
+        assert len(connection.execute(select(console_sessions)).all()) == 1
+
+
 def test_revoking_the_token_ends_its_sessions(client, tokens, store):
     token = tokens.token("acme", ("read",))
     sign_in(client, "acme", token)
@@ -147,8 +157,9 @@ def test_revoking_the_token_ends_its_sessions(client, tokens, store):
 
 def test_a_post_from_another_origin_is_refused(client, tokens):
     token = tokens.token("acme", ("read",))
-    r = sign_in(client, "acme", token, origin="https://evil.example")
-    assert r.status_code == 403 and COOKIE not in r.headers.get("set-cookie", "")
+    for evil in ("https://evil.example", "http://testserver.local.evil.example", "null"):
+        r = sign_in(client, "acme", token, origin=evil)
+        assert r.status_code == 403 and COOKIE not in r.headers.get("set-cookie", ""), evil
     sign_in(client, "acme", token, origin="http://testserver.local")
     assert signed_in(client.get("/console/").text)
     r = client.post(

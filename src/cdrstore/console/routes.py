@@ -174,6 +174,8 @@ async def console_sign_in(request: Request[Any, Any, Any]) -> Response[str]:
     secret = str(form.get("token", ""))
     if not app_id or not secret.strip():
         return _sign_in_page(request, 400, app_id, "Enter both the app ID and a token.")
+    # A new sign-in ends the session this browser had, if any, rather than leaving it behind.
+    await anyio.to_thread.run_sync(sign_out, _store(request), session_id(request))
     try:
         new_id = await anyio.to_thread.run_sync(sign_in, _store(request), app_id, secret)
     except (Unauthenticated, Forbidden) as exc:

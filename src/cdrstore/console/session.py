@@ -8,6 +8,7 @@ lock beside SameSite."""
 from __future__ import annotations
 
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from litestar import Request
 from litestar.datastructures import Cookie
@@ -23,7 +24,10 @@ def session_id(request: Request[Any, Any, Any]) -> str:
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:
-    return request.url.scheme == "https"
+    """Whether the browser is on https: this server's own TLS, or, behind a proxy that ends TLS
+    and forwards plain http, the scheme of the page the browser posts from (`Origin`)."""
+    origin = request.headers.get("origin", "")
+    return request.url.scheme == "https" or origin.lower().startswith("https://")
 
 
 def session_cookie(request: Request[Any, Any, Any], value: str) -> Cookie:
@@ -52,10 +56,14 @@ def ended_cookie(request: Request[Any, Any, Any]) -> Cookie:
 
 def same_origin(request: Request[Any, Any, Any]) -> bool:
     """Whether a POST came from this server's own pages: its Origin (which every browser sends
-    with a POST) names this host. A request with no Origin is no browser's, and carries no
-    session a browser was tricked into sending."""
+    with a POST) names the host the request was sent to. The scheme is not compared: behind a
+    proxy that ends TLS, the browser's https reaches us as http. A request with no Origin is no
+    browser's, and carries no session a browser was tricked into sending."""
     origin = request.headers.get("origin")
     if origin is None:
         return True
-    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
-    return origin.lower() == own.lower()
+    try:
+        host = urlsplit(origin).netloc
+    except ValueError:
+        return False
+    return bool(host) and host.lower() == request.headers.get("host", "").lower()
