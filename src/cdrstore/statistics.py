@@ -24,7 +24,7 @@ class StatsRow(msgspec.Struct):
     def of(cls, key: str | int, by_status: dict[str, int], talk_ms: int) -> StatsRow:
         """The row of a group with these calls by status and this talk time."""
         calls = sum(by_status.values())
-        answered = by_status["Call Ended"]
+        answered = by_status.get("Call Ended", 0)
         return cls(
             key=key,
             calls=calls,
@@ -32,7 +32,7 @@ class StatsRow(msgspec.Struct):
             asr=answered / calls if calls else 0.0,
             talkTimeMs=talk_ms,
             acdMs=talk_ms // answered if answered else 0,
-            abandoned=by_status["Abandoned"],
+            abandoned=by_status.get("Abandoned", 0),
             byStatus={status: by_status.get(status, 0) for status in STATUSES},
         )
 

@@ -16,11 +16,12 @@ from ..record import CallFacts, IngestSummary, StoredRecord
 from ..validation import stored_facts
 from .codes import CALL_TYPE_CODES, DIRECTION_CODES, STATUS_CODES
 from .paging import bucket_of
-from .schema import PARTY_BUCKET_MS, STATS_BUCKET_MS, STATUS_COLUMNS
+from .schema import PARTY_BUCKET_MS, STATS_GRAINS_MS, STATUS_COLUMNS
 
-StatsKey = tuple[int, int, int]  # (quarter-hour bucket, call type, direction)
+StatsKey = tuple[int, int, int, int]  # (grain, bucket, call type, direction)
 PartyKey = tuple[int, int, int, str, str]  # (day bucket, call type, direction, agent, department)
-NumberRow = tuple[str, int, str]  # (number, call_date, id)
+NumberKey = tuple[str, int, str]  # (number, call_date, id)
+NumberRow = tuple[str, int, str, int, int]  # (number, call_date, id, call type, status)
 
 
 class StoredRow(NamedTuple):
@@ -46,7 +47,7 @@ class Derived:
     stats: dict[StatsKey, list[int]] = field(default_factory=dict)
     party: dict[PartyKey, list[int]] = field(default_factory=dict)
     numbers_added: list[NumberRow] = field(default_factory=list)
-    numbers_removed: list[NumberRow] = field(default_factory=list)
+    numbers_removed: list[NumberKey] = field(default_factory=list)
 
     def count(
         self, call_id: str, call_date: int, coded: tuple[int, int], facts: CallFacts, sign: int
@@ -54,7 +55,6 @@ class Derived:
         """Add (sign 1) or take back (sign -1) one record; `coded`: its (call type, status)."""
         call_type, status = coded
         direction = DIRECTION_CODES[facts.direction]
-        stats_key = (call_date // STATS_BUCKET_MS, call_type, direction)
         party_key = (
             call_date // PARTY_BUCKET_MS,
             call_type,
@@ -62,10 +62,16 @@ class Derived:
             facts.agent,
             facts.department,
         )
-        _add(self.stats.setdefault(stats_key, _zeros()), status, sign, facts.talk_ms)
+        for grain in STATS_GRAINS_MS:
+            stats_key = (grain, call_date // grain, call_type, direction)
+            _add(self.stats.setdefault(stats_key, _zeros()), status, sign, facts.talk_ms)
         _add(self.party.setdefault(party_key, _zeros()), status, sign, facts.talk_ms)
-        rows = self.numbers_added if sign > 0 else self.numbers_removed
-        rows.extend((number, call_date, call_id) for number in facts.numbers)
+        if sign > 0:
+            self.numbers_added.extend(
+                (number, call_date, call_id, call_type, status) for number in facts.numbers
+            )
+        else:
+            self.numbers_removed.extend((number, call_date, call_id) for number in facts.numbers)
 
     def stats_changes(self) -> list[tuple[object, ...]]:
         """(key..., counts..., talk) of every stats row that moves, in key order (so that

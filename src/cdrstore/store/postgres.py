@@ -36,7 +36,15 @@ from .errors import register_driver
 from .paging import bucket_of
 from .plan import BatchPlan, StoredRow, plan_batch
 from .schema import calls
-from .sql import FACT_COLUMNS, ROLLUPS, SqlRecords, fact_values, keep_position, write_derived
+from .sql import (
+    FACT_COLUMNS,
+    GRAINED,
+    ROLLUPS,
+    SqlRecords,
+    fact_values,
+    keep_position,
+    write_derived,
+)
 from .windows import PostgresWindows
 
 register_driver(psycopg.Error, psycopg.OperationalError)
@@ -98,6 +106,8 @@ def _stage_ddl() -> str:
 
 
 STAGE_DDL: Final = _stage_ddl()
+# The tables written beside `calls`: planned blind until analysed, like a new partition.
+DERIVED_TABLES: Final = ("call_ids", "call_counts", *ROLLUPS, "call_numbers")
 STAGE_COLUMNS: Final = ", ".join(("call_date", "id", "call_type", "status", "doc", *FACT_COLUMNS))
 
 
@@ -194,7 +204,7 @@ class PostgresWriter(BatchWriter):
                 " DO UPDATE SET n = call_counts.n + excluded.n",
                 [(app_id, *change) for change in changes],
             )
-        write_derived(cur, "%s", app_id, plan.derived)
+        write_derived(cur, "%s", app_id, plan.derived, arrays=True)
 
 
 def _stage(cur: psycopg.Cursor[Any], ordered: Sequence[StoredRecord]) -> None:
@@ -309,7 +319,7 @@ class PostgresRecords(SqlRecords):
         unknown = months - self._analysed
         if not unknown:
             return
-        names = ["call_ids", "call_counts"] + [partition_name(m) for m in sorted(unknown)]
+        names = [*DERIVED_TABLES] + [partition_name(m) for m in sorted(unknown)]
         try:
             with self._writing() as cursor:
                 cursor.execute(
@@ -337,7 +347,7 @@ class PostgresRecords(SqlRecords):
         # A partition nobody has analysed yet is planned blind: a 100-record page of a freshly
         # imported 20,000-record store took 27.7 ms until its partitions were analysed, 1.1 ms after
         # (autovacuum gets there, but only a minute or more later). Sampled, so seconds at most.
-        names = ["call_ids", "call_counts", *(name for name, _, _ in self.partitions())]
+        names = [*DERIVED_TABLES, *(name for name, _, _ in self.partitions())]
         with self._writing() as cursor:
             cursor.execute(f"ANALYZE {', '.join(names)}")
 
@@ -401,12 +411,14 @@ class PostgresRecords(SqlRecords):
                         " AND call_date < %s",
                         (app_id, lo, hi),
                     )
-                    for table, (width, _) in ROLLUPS.items():  # months are whole buckets
-                        cur.execute(
-                            f"DELETE FROM {table} WHERE app_id = %s AND bucket >= %s"
-                            " AND bucket < %s",
-                            (app_id, lo // width, hi // width),
-                        )
+                    for table, (widths, _) in ROLLUPS.items():  # months are whole buckets
+                        for width in widths:
+                            grain = f" AND grain = {width}" if table == GRAINED else ""
+                            cur.execute(
+                                f"DELETE FROM {table} WHERE app_id = %s{grain} AND bucket >= %s"
+                                " AND bucket < %s",
+                                (app_id, lo // width, hi // width),
+                            )
                 cur.execute(f"DROP TABLE {name}")
         self._partitions = set()
         return [p[0] for p in expired], by_app, (expired[-1][2] if expired else None)

@@ -37,9 +37,11 @@ SQLITE_ONLY: Final = {"backends": frozenset({"sqlite"})}
 APP_ID_LENGTH: Final = 64
 # One hour a bucket: small enough that a deep offset skips at most one bucket of rows.
 COUNT_BUCKET_MS: Final = 3_600_000
-# Statistics by time: a quarter of an hour, which every zone's offset since standard time is a
-# multiple of (+05:30, +05:45), so a local day or hour is a whole number of buckets.
+# Statistics by time, at three widths of bucket: a window is summed from the widest that fit in it
+# (and in its local days or hours). The quarter hour is one every zone's offset since standard time
+# is a multiple of (+05:30, +05:45), so any local day or hour is a whole number of quarters.
 STATS_BUCKET_MS: Final = 900_000
+STATS_GRAINS_MS: Final = (86_400_000, 3_600_000, STATS_BUCKET_MS)  # widest first
 # Statistics by agent or department need no local time: one UTC day a bucket keeps them small.
 PARTY_BUCKET_MS: Final = 86_400_000
 
@@ -154,17 +156,20 @@ def _counts() -> list[Column[int]]:
     ]
 
 
-# Calls by (app, quarter hour, callType, callDirection): a count per status and the talk time, kept
-# in the same transaction as the records (docs/api.md#statistics).
+# Calls by (app, bucket width, bucket, callType, callDirection): a count per status and the talk
+# time, kept in the same transaction as the records (docs/api.md#statistics).
 call_stats = Table(
     "call_stats",
     metadata,
     Column("app_id", text_key(APP_ID_LENGTH), nullable=False),
-    Column("bucket", BigInteger, nullable=False),  # call_date // STATS_BUCKET_MS
+    Column("grain", Integer, nullable=False),  # the bucket's width in ms: one of STATS_GRAINS_MS
+    Column("bucket", BigInteger, nullable=False),  # call_date // grain
     Column("call_type", SmallInteger, nullable=False),
     Column("direction", SmallInteger, nullable=False),
     *_counts(),
-    PrimaryKeyConstraint("app_id", "bucket", "call_type", "direction", name="call_stats_pkey"),
+    PrimaryKeyConstraint(
+        "app_id", "grain", "bucket", "call_type", "direction", name="call_stats_pkey"
+    ),
     sqlite_with_rowid=False,
 )
 
@@ -192,7 +197,8 @@ call_party_stats = Table(
 )
 
 # The phone-number search: each record under its caller and callee as compared (without spaces,
-# dashes and a leading +), in the order pages are served.
+# dashes and a leading +), in the order pages are served; with its callType and status, so that
+# those filters are applied in this index without visiting `calls`.
 call_numbers = Table(
     "call_numbers",
     metadata,
@@ -200,6 +206,8 @@ call_numbers = Table(
     Column("number", Text, nullable=False),
     Column("call_date", BigInteger, nullable=False),
     Column("id", text_key(RECORD_ID_MAX_LENGTH), nullable=False),
+    Column("call_type", SmallInteger, nullable=False),
+    Column("status", SmallInteger, nullable=False),
     PrimaryKeyConstraint("app_id", "number", "call_date", "id", name="call_numbers_pkey"),
     Index("call_numbers_by_date", "app_id", "call_date"),
     sqlite_with_rowid=False,

@@ -22,7 +22,7 @@ from .codes import CALL_TYPE_CODES, DIRECTION_CODES, STATUS_CODES
 from .errors import UnknownApp
 from .paging import SEEK_MIN_OFFSET, bucket_of, seek
 from .plan import Derived
-from .schema import COUNT_BUCKET_MS, PARTY_BUCKET_MS, STATS_BUCKET_MS, STATUS_COLUMNS
+from .schema import COUNT_BUCKET_MS, PARTY_BUCKET_MS, STATS_GRAINS_MS, STATUS_COLUMNS
 from .stats import StatsReader
 
 ORDER = " ORDER BY call_date, id"
@@ -64,8 +64,7 @@ def number_keys(
     app_id: str, query: PageQuery, mark: str, after: tuple[int, str] | None
 ) -> tuple[str, list[Any]]:
     """The SELECT of the (call_date, id) of a number's calls matching the query (after a key, if
-    given), in serving order, and its parameters: the search's own index, joined to `calls` only
-    to filter by callType or status."""
+    given), in serving order, and its parameters: the search's own index alone."""
     clauses = [f"n.app_id = {mark}", f"n.number = {mark}"]
     params: list[Any] = [app_id, query.number]
     for op, bound in ((">=", query.start_ms), ("<", query.end_ms)):
@@ -75,15 +74,11 @@ def number_keys(
     if after is not None:
         clauses.append(f"(n.call_date, n.id) > ({mark}, {mark})")
         params.extend(after)
-    coded = coded_filters(query)
-    join = ""
-    if coded:
-        join = " JOIN calls c ON c.app_id = n.app_id AND c.call_date = n.call_date AND c.id = n.id"
-        for column, code in coded:
-            clauses.append(f"c.{column} = {mark}")
-            params.append(code)
+    for column, code in coded_filters(query):
+        clauses.append(f"n.{column} = {mark}")
+        params.append(code)
     return (
-        f"SELECT n.call_date, n.id FROM call_numbers n{join} WHERE {' AND '.join(clauses)}"
+        f"SELECT n.call_date, n.id FROM call_numbers n WHERE {' AND '.join(clauses)}"
         " ORDER BY n.call_date, n.id",
         params,
     )
@@ -368,11 +363,12 @@ def expire_rows(
 # --- what the statistics and the number search keep beside the records ---------------------------
 FACT_COLUMNS = ("direction", "talk_ms", "agent", "department")
 VECTOR_COLUMNS = (*STATUS_COLUMNS, "talk_ms")
-# Each rollup: its bucket's width and the columns of its key after (app_id, bucket).
-ROLLUPS: dict[str, tuple[int, tuple[str, ...]]] = {
-    "call_stats": (STATS_BUCKET_MS, ("call_type", "direction")),
-    "call_party_stats": (PARTY_BUCKET_MS, ("call_type", "direction", "agent", "department")),
+# Each rollup: its buckets' widths and the columns of its key after (app_id, [grain,] bucket).
+ROLLUPS: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
+    "call_stats": (STATS_GRAINS_MS, ("call_type", "direction")),
+    "call_party_stats": ((PARTY_BUCKET_MS,), ("call_type", "direction", "agent", "department")),
 }
+GRAINED = "call_stats"  # the rollup whose key holds its bucket's width
 
 
 def fact_values(record: StoredRecord) -> tuple[int, int, str, str]:
@@ -381,8 +377,12 @@ def fact_values(record: StoredRecord) -> tuple[int, int, str, str]:
     return DIRECTION_CODES[facts.direction], facts.talk_ms, facts.agent, facts.department
 
 
+def _grain(table: str) -> tuple[str, ...]:
+    return ("grain",) if table == GRAINED else ()
+
+
 def _upsert(table: str, mark: str) -> str:
-    keys = ("bucket", *ROLLUPS[table][1])
+    keys = (*_grain(table), "bucket", *ROLLUPS[table][1])
     columns = ("app_id", *keys, *VECTOR_COLUMNS)
     added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in VECTOR_COLUMNS)
     return (
@@ -391,20 +391,39 @@ def _upsert(table: str, mark: str) -> str:
     )
 
 
-def write_derived(cursor: Any, mark: str, app_id: str, derived: Derived) -> None:
-    """Move the statistics and the number search by what a write changed, in its transaction."""
+def write_derived(
+    cursor: Any, mark: str, app_id: str, derived: Derived, arrays: bool = False
+) -> None:
+    """Move the statistics and the number search by what a write changed, in its transaction.
+    `arrays`: the search's rows go as arrays in one statement (PostgreSQL's unnest), not one
+    statement a row."""
     if derived.numbers_removed:
-        cursor.executemany(
-            f"DELETE FROM call_numbers WHERE app_id = {mark} AND number = {mark}"
-            f" AND call_date = {mark} AND id = {mark}",
-            [(app_id, *row) for row in derived.numbers_removed],
-        )
+        if arrays:
+            cursor.execute(
+                "DELETE FROM call_numbers WHERE app_id = %s AND (number, call_date, id) IN"
+                " (SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[]))",
+                (app_id, *map(list, zip(*derived.numbers_removed, strict=True))),
+            )
+        else:
+            cursor.executemany(
+                f"DELETE FROM call_numbers WHERE app_id = {mark} AND number = {mark}"
+                f" AND call_date = {mark} AND id = {mark}",
+                [(app_id, *row) for row in derived.numbers_removed],
+            )
     if derived.numbers_added:
-        cursor.executemany(
-            "INSERT INTO call_numbers (app_id, number, call_date, id)"
-            f" VALUES ({mark}, {mark}, {mark}, {mark}) ON CONFLICT DO NOTHING",
-            [(app_id, *row) for row in derived.numbers_added],
-        )
+        if arrays:
+            cursor.execute(
+                "INSERT INTO call_numbers (app_id, number, call_date, id, call_type, status)"
+                " SELECT %s, * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::smallint[],"
+                " %s::smallint[]) ON CONFLICT DO NOTHING",
+                (app_id, *map(list, zip(*derived.numbers_added, strict=True))),
+            )
+        else:
+            cursor.executemany(
+                "INSERT INTO call_numbers (app_id, number, call_date, id, call_type, status)"
+                f" VALUES ({', '.join([mark] * 6)}) ON CONFLICT DO NOTHING",
+                [(app_id, *row) for row in derived.numbers_added],
+            )
     for table, changes in (
         ("call_stats", derived.stats_changes()),
         ("call_party_stats", derived.party_changes()),
@@ -429,16 +448,21 @@ def expire_derived(cursor: Any, app_id: str, cutoff_ms: int, mark: str) -> None:
         f"DELETE FROM call_numbers WHERE app_id = {mark} AND call_date < {mark}",
         (app_id, cutoff_ms),
     )
-    for table, (width, keys) in ROLLUPS.items():
-        cut = cutoff_ms // width
-        cursor.execute(
-            f"DELETE FROM {table} WHERE app_id = {mark} AND bucket <= {mark}", (app_id, cut)
-        )
-        columns = ", ".join(keys)
-        cursor.execute(
-            f"INSERT INTO {table} (app_id, bucket, {columns}, {', '.join(VECTOR_COLUMNS)})"
-            f" SELECT app_id, {mark}, {columns}, {_status_sums()} FROM calls"
-            f" WHERE app_id = {mark} AND call_date >= {mark} AND call_date < {mark}"
-            f" GROUP BY app_id, {columns}",
-            (cut, app_id, cut * width, (cut + 1) * width),
-        )
+    for table, (widths, keys) in ROLLUPS.items():
+        grained = table == GRAINED
+        for width in widths:
+            cut = cutoff_ms // width
+            grain = f" AND grain = {width}" if grained else ""
+            cursor.execute(
+                f"DELETE FROM {table} WHERE app_id = {mark}{grain} AND bucket <= {mark}",
+                (app_id, cut),
+            )
+            columns = ", ".join((*_grain(table), "bucket", *keys))
+            chosen = ", ".join((*([str(width)] if grained else []), mark, *keys))
+            cursor.execute(
+                f"INSERT INTO {table} (app_id, {columns}, {', '.join(VECTOR_COLUMNS)})"
+                f" SELECT app_id, {chosen}, {_status_sums()} FROM calls"
+                f" WHERE app_id = {mark} AND call_date >= {mark} AND call_date < {mark}"
+                f" GROUP BY app_id, {', '.join(keys)}",
+                (cut, app_id, cut * width, (cut + 1) * width),
+            )

@@ -1,5 +1,5 @@
 """Statistics and the phone-number search: the facts of each record as columns of `calls`, the
-rollups `call_stats` (by quarter hour) and `call_party_stats` (by UTC day, agent and department),
+rollups `call_stats` (by day, hour and quarter hour) and `call_party_stats` (by UTC day, agent and department),
 and `call_numbers`; existing records are read once to fill them.
 
 Revision ID: 0006
@@ -45,12 +45,13 @@ def upgrade() -> None:
     op.create_table(
         "call_stats",
         sa.Column("app_id", key, nullable=False),
+        sa.Column("grain", sa.Integer, nullable=False),
         sa.Column("bucket", sa.BigInteger, nullable=False),
         sa.Column("call_type", sa.SmallInteger, nullable=False),
         sa.Column("direction", sa.SmallInteger, nullable=False),
         *_counts(),
         sa.PrimaryKeyConstraint(
-            "app_id", "bucket", "call_type", "direction", name="call_stats_pkey"
+            "app_id", "grain", "bucket", "call_type", "direction", name="call_stats_pkey"
         ),
         sqlite_with_rowid=False,
     )
@@ -80,6 +81,8 @@ def upgrade() -> None:
         sa.Column("number", sa.Text, nullable=False),
         sa.Column("call_date", sa.BigInteger, nullable=False),
         sa.Column("id", record_id, nullable=False),
+        sa.Column("call_type", sa.SmallInteger, nullable=False),
+        sa.Column("status", sa.SmallInteger, nullable=False),
         sa.PrimaryKeyConstraint("app_id", "number", "call_date", "id", name="call_numbers_pkey"),
         sqlite_with_rowid=False,
     )
