@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install install-dev lint typecheck pytest bench load fuzz crash format clean
+.PHONY: run test install install-dev lint typecheck pytest bench load fuzz crash format clean \
+	screenshots bench-console
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cdrstore needs Python 3.11 or newer"'
@@ -50,6 +51,15 @@ format: install-dev
 
 bench: install-dev
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The console's server time for the calls page and the dashboard on a large store; e.g.
+# make bench-console CONSOLE_BENCH_ARGS='--records 1000000'
+bench-console: install-dev
+	$(BIN)/python -m bench.console $(CONSOLE_BENCH_ARGS)
+
+# The console's pictures in docs/images (docs/console.md, README), taken by its browser tests.
+screenshots: install-dev
+	CDRSTORE_SCREENSHOTS=docs/images $(BIN)/pytest -q -p no:xdist tests/browser/test_console_browser.py
 
 # Mixed read/write load on a live server for 60 s, then stored == acknowledged; e.g.
 # make load LOAD_ARGS='--seconds 10 --db postgresql://postgres@127.0.0.1:5432/cdrstore_load'

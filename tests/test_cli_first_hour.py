@@ -276,7 +276,8 @@ def test_import_says_record_for_one(cli):
 def test_demo_weeks_end_at_the_present_hour(cli):
     started = datetime.now(UTC)
     shown = cli("demo", "--records", "2000", "--base-url", "http://127.0.0.1:9123").stdout
-    assert "docs:  http://127.0.0.1:9123/docs" in shown
+    assert "docs:    http://127.0.0.1:9123/docs" in shown
+    assert "console: http://127.0.0.1:9123/console/" in shown
     assert "curl --request GET --url 'http://127.0.0.1:9123/v1/api/apps/demo/" in shown
     out = cli("export", "--app", "demo", "--format", "ndjson").stdout
     dates = [datetime.fromisoformat(json.loads(line)["callDate"]) for line in out.splitlines()]

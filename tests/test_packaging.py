@@ -27,6 +27,7 @@ SERVER_PACKAGES = (
     "pyarrow",
     "redis",
     "prometheus_client",
+    "jinja2",
 )
 # Runs the CLI (or a snippet) in an interpreter where the server's packages cannot be imported.
 WITHOUT_SERVER = f"""

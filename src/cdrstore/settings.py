@@ -25,6 +25,7 @@ CORS_ORIGINS_ENV: Final = "CDRSTORE_CORS_ORIGINS"
 # `cdrstore retention apply`, which trims it; a duration of durations.py, a day or more.
 CHANGE_LOG_RETENTION_ENV: Final = "CDRSTORE_CHANGE_LOG_RETENTION"
 CHANGE_LOG_RETENTION_DEFAULT: Final = "30d"
+CONSOLE_ENV: Final = "CDRSTORE_CONSOLE"
 # prometheus_client's own variable; read when it is first imported, so set before any import of it.
 MULTIPROC_DIR_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 BODY_TIMEOUT_DEFAULT: Final = 30.0  # seconds without a byte of a request body (nginx: 60)
@@ -125,6 +126,19 @@ def _origin(text: str) -> str:
     return text.lower()
 
 
+def flag_from_env(name: str, default: bool) -> bool:
+    """A switch: `on`, `1`, `true`, `yes` turn it on, `off`, `0`, `false`, `no` off; unset, the
+    default."""
+    text = os.environ.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in ("1", "on", "true", "yes"):
+        return True
+    if text in ("0", "off", "false", "no"):
+        return False
+    raise ValueError(f"{name} must be on or off, got {text!r} (serve --console/--no-console)")
+
+
 def seconds_from_env(name: str, option: str, default: float) -> float:
     text = os.environ.get(name)
     return parse_seconds(text, name, f"serve {option}") if text else default
@@ -192,6 +206,15 @@ class Settings:
         ),
     )
 
+    console: bool = field(  # off: /console answers 404 and / goes to /docs
+        default=True,
+        metadata=_setting(
+            CONSOLE_ENV,
+            "--console/--no-console",
+            f"Serve the web console at /console/ (default: ${CONSOLE_ENV}, else on).",
+        ),
+    )
+
     @classmethod
     def from_env(cls) -> Settings:
         limit = os.environ.get(RATE_LIMIT_ENV)
@@ -207,4 +230,5 @@ class Settings:
             ),
             body_timeout=seconds_from_env(BODY_TIMEOUT_ENV, "--body-timeout", BODY_TIMEOUT_DEFAULT),
             cors_origins=parse_cors_origins(os.environ.get(CORS_ORIGINS_ENV, "")),
+            console=flag_from_env(CONSOLE_ENV, True),
         )

@@ -80,12 +80,12 @@ def test_unknown_path_message(client):
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
-def test_root_sends_a_browser_to_the_docs(client, method):
+def test_root_sends_a_browser_to_the_console(client, method):
     r = client.request(method, "/", follow_redirects=False)
     assert r.status_code in (302, 307)
-    assert r.headers["location"] == "/docs"
+    assert r.headers["location"] == "/console/"
     followed = client.get("/")
-    assert followed.status_code == 200 and "swagger" in followed.text.lower()
+    assert followed.status_code == 200 and "Sign in" in followed.text
 
 
 def test_internal_fault_is_500_without_a_trace(client, auth, store, monkeypatch):

@@ -8,6 +8,7 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from .. import __version__, contract
+from ..console.routes import CONSOLE_PATH, console_router
 from ..ops.database import open_database
 from ..settings import Settings
 from ..store import Store
@@ -63,7 +64,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             healthz,
             readyz,
             openapi_json,
-            root,
+            root(f"{CONSOLE_PATH}/" if settings.console else DOCS_PATH),
+            *([console_router()] if settings.console else []),
             swagger_assets(),
             *([metrics] if settings.metrics else []),
         ],

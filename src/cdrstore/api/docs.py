@@ -1,11 +1,11 @@
 """The API's docs page, `/docs`: Swagger UI from files vendored in this package
 (`static/swagger-ui/`, see its README), so that it works without internet; and `/`, which sends a
-browser there (until a console exists to send it to)."""
+browser to the console, or here when the console is off."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from litestar import Router, get
 from litestar.datastructures import CacheControlHeader
@@ -47,7 +47,11 @@ def swagger_assets() -> Router:
     )
 
 
-@get("/", include_in_schema=False)  # HEAD too: api/head.py answers every HEAD as its GET
-async def root() -> Redirect:
-    """A browser opening the server's address lands on the docs rather than on a 404."""
-    return Redirect(DOCS_PATH, status_code=302)
+def root(landing: str) -> Any:
+    """`/`: a browser opening the server's address lands on a page rather than on a 404."""
+
+    @get("/", include_in_schema=False)  # HEAD too: api/head.py answers every HEAD as its GET
+    async def to_landing() -> Redirect:
+        return Redirect(landing, status_code=302)
+
+    return to_landing

@@ -307,9 +307,12 @@ def demo(
             err.print(f"the token in {token_file} is no longer valid; creating a new one")
         err.print(f"created a new demo token (saved to {token_file}, readable only by you)")
     url = f"{base_url.rstrip('/')}{call_detail_path(DEMO_APP_ID)}?offset=0&limit=2"
-    out.print(f"docs:  {base_url.rstrip('/')}/docs", markup=False)
-    out.print(f"app:   {DEMO_APP_ID}", markup=False)
-    out.print(f"token: {token.secret}", markup=False)
+    out.print(f"docs:    {base_url.rstrip('/')}/docs", markup=False)
+    out.print(
+        f"console: {base_url.rstrip('/')}/console/  (sign in with this app and token)", markup=False
+    )
+    out.print(f"app:     {DEMO_APP_ID}", markup=False)
+    out.print(f"token:   {token.secret}", markup=False)
     out.print("try:", markup=False)
     out.print(
         f"  curl --request GET --url '{url}' --header 'Authorization: Bearer {token.secret}' "

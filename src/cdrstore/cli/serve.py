@@ -67,7 +67,8 @@ def _serve(
     ] = False,
     db: DbOption = None,
 ) -> None:
-    """Serve the API (and /docs, /openapi.json, /healthz, /readyz; /metrics with --metrics)."""
+    """Serve the API (and /docs, /openapi.json, /healthz, /readyz; the console at /console/
+    unless --no-console; /metrics with --metrics)."""
     import uvicorn
 
     from ..store import redact_url
@@ -93,6 +94,7 @@ def _serve(
     err.print(
         f"cdrstore {__version__} serving {redact_url(url)} on http://{host}:{port} "
         f"({workers} {plural(workers, 'worker')}); API docs at http://{host}:{port}/docs"
+        + (f", console at http://{host}:{port}/console/" if settings.console else "")
         + (f", metrics at http://{host}:{port}/metrics" if settings.metrics else "")
     )
     from ..api.protocol import HeaderDeadlineProtocol  # reads its timeout from the environment

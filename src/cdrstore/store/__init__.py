@@ -30,6 +30,7 @@ from .errors import (
     UnsupportedDatabase,
     translating,
 )
+from .sessions import SessionInfo, SessionStore
 from .windows import WindowCounter
 
 
@@ -47,6 +48,7 @@ class Store:
         self.engine = engine
         self.records = records
         self.accounts = AccountStore(engine)
+        self.sessions = SessionStore(engine)
         self.windows = windows
         # An embedded database brings its own schema up to date when opened (zero set-up); a
         # server's is upgraded by its operator (`cdrstore db upgrade`) when a version is deployed.
@@ -108,6 +110,7 @@ __all__ = [
     "RemovedApp",
     "RetentionReport",
     "SchemaNotCurrent",
+    "SessionInfo",
     "Store",
     "StoreError",
     "StoreFault",

@@ -268,3 +268,17 @@ change_heads = Table(
     Column("trimmed_through", BigInteger, nullable=False),
     sqlite_with_rowid=False,
 )
+
+# The web console's sign-ins: the SHA-256 of each session's random id (the id itself lives only in
+# the browser's cookie), the app and token it was opened with, and when it ends. A session is good
+# only while its token is (`sessions.py` joins the two), so revoking a token ends its sessions.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("session_hash", String(64), nullable=False),  # SHA-256 hex of the session id
+    Column("app_id", text_key(APP_ID_LENGTH), nullable=False),
+    Column("token_id", String(32), nullable=False, index=True),
+    Column("created_at", BigInteger, nullable=False),  # epoch seconds
+    Column("expires_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("session_hash", name="console_sessions_pkey"),
+)
