@@ -6,10 +6,13 @@
 - A partitioned table cannot enforce (app_id, id) across partitions: `call_ids` does, and says which
   call_date (so which partition) each record lives at. A re-ingested record that moves to another
   month is deleted from its old place and inserted at its new one, in the same transaction.
-- A batch is loaded with COPY into a temporary staging table, then merged. New identities are claimed
-  with INSERT ... ON CONFLICT DO NOTHING in id order (a concurrent writer of the same id waits, then
-  sees it as existing), existing ones are locked in id order, so two writers never both insert an id
-  and never deadlock on identities; a deadlock or serialization failure elsewhere is retried.
+- A batch is written without a staging table. New identities are claimed with INSERT ... SELECT
+  FROM unnest(ids, dates) ON CONFLICT DO NOTHING in id order (a concurrent writer of the same id
+  waits, then sees it as existing), existing ones are locked in id order, so two writers never both
+  insert an id and never deadlock on identities; a deadlock or serialization failure elsewhere is
+  retried. The records to write (new, changed) then go by binary COPY straight into `calls`: on
+  Citus each row goes to the app's shard directly, where a staging table on the coordinator had
+  every row pulled through the coordinator again.
 """
 
 from __future__ import annotations
@@ -25,17 +28,14 @@ from typing import Any, Final, TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 from sqlalchemy import create_engine
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine, make_url
 
 from ..record import IngestSummary, StoredRecord
 from . import Store
 from .base import BatchWriter, SourcePosition, write_batch
-from .codes import CALL_TYPE_CODES, STATUS_CODES
 from .errors import register_driver
 from .paging import bucket_of
-from .plan import BatchPlan, StoredRow, plan_batch
-from .schema import calls
+from .plan import BatchPlan, CodedRecord, StoredRow, plan_batch
 from .sql import SqlRecords, keep_position
 from .windows import PostgresWindows
 
@@ -86,21 +86,18 @@ def partition_name(month: int) -> str:
     return f"calls_y{year:04d}m{index + 1:02d}"
 
 
-def _stage_ddl() -> str:
-    """A batch's staging table: the columns of `calls` but the app's, as the schema types them."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    columns = ", ".join(
-        f"{column.name} {column.type.compile(dialect=dialect)}"
-        for column in calls.columns
-        if column.name != "app_id"
-    )
-    return f"CREATE TEMP TABLE IF NOT EXISTS stage ({columns}) ON COMMIT DELETE ROWS"
-
-
-STAGE_DDL: Final = _stage_ddl()
+# Every column of `calls`, in COPY's binary row order, with the types COPY is told.
+COPY_CALLS: Final = (
+    "COPY calls (app_id, call_date, id, call_type, status, doc) FROM STDIN (FORMAT BINARY)"
+)
+COPY_CALL_TYPES: Final = ("text", "int8", "text", "int2", "int2", "bytea")
 
 
 class PostgresWriter(BatchWriter):
+    """Writes a batch without a staging table: the identities are claimed from arrays sent as
+    parameters, and the records to write go in by binary COPY straight into `calls` (each row to
+    its month's partition; on Citus straight to the app's shard, not through the coordinator)."""
+
     def __init__(
         self, store: PostgresRecords, connection: psycopg.Connection[Any], app_id: str
     ) -> None:
@@ -114,27 +111,26 @@ class PostgresWriter(BatchWriter):
         self.store.ensure_partitions({month_of(r.call_date_ms) for r in records})
         ordered = sorted(records, key=lambda r: r.id.encode())
         with self.connection.cursor() as cur:
-            _stage(cur, ordered)
-            new_ids = self._claim_new(cur)
+            new_ids = self._claim_new(cur, ordered)
             existing = [r.id for r in ordered if r.id not in new_ids]
             stored = self._lock_stored(cur, existing)
             plan = plan_batch(ordered, stored)
             stale = [i for i in existing if i not in stored]
-            self._apply(cur, plan, stale, len(ordered))
+            self._apply(cur, plan, stale)
         return plan.summary(len(records))
 
     def keep_position(self, source: str, position: str) -> None:
         with self.connection.cursor() as cur:
             keep_position(cur, "%s", self.app_id, source, position)
 
-    def _claim_new(self, cur: psycopg.Cursor[Any]) -> set[str]:
-        """Claim the identities of the staged records that are new, in id order; a row a
-        concurrent writer holds is waited for."""
+    def _claim_new(self, cur: psycopg.Cursor[Any], ordered: Sequence[StoredRecord]) -> set[str]:
+        """Claim the identities of the records that are new, in id order; a row a concurrent
+        writer holds is waited for."""
         cur.execute(
             "INSERT INTO call_ids (app_id, id, call_date)"
-            " SELECT %s, id, call_date FROM stage ORDER BY id"
-            " ON CONFLICT (app_id, id) DO NOTHING RETURNING id",
-            (self.app_id,),
+            " SELECT %s, id, call_date FROM unnest(%s::text[], %s::bigint[]) AS b (id, call_date)"
+            " ORDER BY id ON CONFLICT (app_id, id) DO NOTHING RETURNING id",
+            (self.app_id, [r.id for r in ordered], [r.call_date_ms for r in ordered]),
         )
         return {row[0] for row in cur.fetchall()}
 
@@ -158,34 +154,31 @@ class PostgresWriter(BatchWriter):
         )
         return {row[0]: StoredRow(row[1], row[2], row[3], bytes(row[4])) for row in cur.fetchall()}
 
-    def _apply(
-        self, cur: psycopg.Cursor[Any], plan: BatchPlan, stale: list[str], staged: int
-    ) -> None:
+    def _apply(self, cur: psycopg.Cursor[Any], plan: BatchPlan, stale: list[str]) -> None:
         app_id = self.app_id
-        moved = [(old.call_date, coded.record.id) for coded, old in plan.changed]
+        moved = [(old.call_date, coded.record) for coded, old in plan.changed]
         if moved:
             cur.execute(
                 "DELETE FROM calls WHERE app_id = %s AND (call_date, id) IN"
                 " (SELECT * FROM unnest(%s::bigint[], %s::text[]))",
-                (app_id, [m[0] for m in moved], [m[1] for m in moved]),
+                (app_id, [m[0] for m in moved], [m[1].id for m in moved]),
             )
         # Where each record lives now: the moved ones, and stale identities taken over.
-        relocated = [i for _, i in moved] + stale
+        relocated = {r.id: r.call_date_ms for _, r in moved}
+        taken_over = set(stale)
+        relocated.update(
+            (c.record.id, c.record.call_date_ms) for c in plan.new if c.record.id in taken_over
+        )
         if relocated:
             cur.execute(
-                "UPDATE call_ids i SET call_date = s.call_date FROM stage s"
-                " WHERE i.app_id = %s AND i.id = s.id AND i.id = ANY(%s)",
-                (app_id, relocated),
+                "UPDATE call_ids i SET call_date = m.call_date"
+                " FROM unnest(%s::text[], %s::bigint[]) AS m (id, call_date)"
+                " WHERE i.app_id = %s AND i.id = m.id",
+                (list(relocated), list(relocated.values()), app_id),
             )
-        written = [c.record.id for c in plan.new] + [i for _, i in moved]
+        written = plan.new + [c for c, _ in plan.changed]
         if written:
-            only = "" if len(written) == staged else " WHERE id = ANY(%s)"
-            cur.execute(
-                "INSERT INTO calls (app_id, call_date, id, call_type, status, doc)"
-                f" SELECT %s, call_date, id, call_type, status, doc FROM stage{only}"
-                " ORDER BY call_date, id",
-                (app_id, written) if only else (app_id,),
-            )
+            _copy_calls(cur, app_id, written)
         changes = plan.count_changes()
         if changes:
             cur.executemany(
@@ -196,15 +189,15 @@ class PostgresWriter(BatchWriter):
             )
 
 
-def _stage(cur: psycopg.Cursor[Any], ordered: Sequence[StoredRecord]) -> None:
-    """COPY the batch into the session's staging table."""
-    cur.execute(STAGE_DDL)
-    cur.execute("TRUNCATE stage")
-    with cur.copy("COPY stage (call_date, id, call_type, status, doc) FROM STDIN") as copy:
-        for r in ordered:
-            copy.write_row(
-                (r.call_date_ms, r.id, CALL_TYPE_CODES[r.call_type], STATUS_CODES[r.status], r.doc)
-            )
+def _copy_calls(cur: psycopg.Cursor[Any], app_id: str, written: Sequence[CodedRecord]) -> None:
+    """COPY these records into `calls` in key order (binary: the documents go as they are, not
+    as hex text for the server to decode)."""
+    in_key_order = sorted(written, key=lambda c: (c.record.call_date_ms, c.record.id.encode()))
+    with cur.copy(COPY_CALLS) as copy:
+        copy.set_types(COPY_CALL_TYPES)
+        for c in in_key_order:
+            r = c.record
+            copy.write_row((app_id, r.call_date_ms, r.id, c.call_type, c.status, r.doc))
 
 
 class PostgresRecords(SqlRecords):
