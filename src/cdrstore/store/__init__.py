@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine, make_url
 
 from ..record import IngestSummary
-from . import migrate
+from . import citus, migrate
 from .accounts import AccountStore
+from .citus import DEFAULT_SHARD_COUNT, Distribution, DistributionFailed, NotCitus
 from .base import App, BatchWriter, Page, RecordStore, RemovedApp, RetentionReport, TokenInfo
 from .errors import (
     AppExists,
@@ -47,6 +48,11 @@ class Store:
     def upgrade(self) -> tuple[str | None, str | None]:
         """Bring the schema to the newest revision: (revision before, after)."""
         return migrate.upgrade(self.engine)
+
+    @translating
+    def distribute(self, shard_count: int | None = None) -> Distribution:
+        """Place every table on the Citus cluster this database coordinates (idempotent)."""
+        return citus.distribute(self.engine, shard_count or DEFAULT_SHARD_COUNT)
 
     @translating
     def is_current(self) -> bool:
@@ -89,10 +95,14 @@ def redact_url(url: str) -> str:
 
 
 __all__ = [
+    "DEFAULT_SHARD_COUNT",
     "App",
     "AppExists",
     "BatchWriter",
+    "Distribution",
+    "DistributionFailed",
     "IngestSummary",
+    "NotCitus",
     "Page",
     "RecordStore",
     "RemovedApp",

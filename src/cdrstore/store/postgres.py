@@ -33,7 +33,8 @@ from sqlalchemy.engine import Engine, make_url
 from ..record import IngestSummary, StoredRecord
 from . import Store
 from .base import BatchWriter, SourcePosition, write_batch
-from .errors import register_driver
+from .citus import is_citus
+from .errors import RetentionFailed, register_driver
 from .paging import bucket_of
 from .plan import BatchPlan, CodedRecord, StoredRow, plan_batch
 from .sql import SqlRecords, keep_position
@@ -209,6 +210,7 @@ class PostgresRecords(SqlRecords):
         super().__init__(engine)
         self._partitions: set[int] = set()
         self._analysed: set[int] = set()  # months whose partition has planner statistics
+        self._citus: bool | None = None  # whether the database is a Citus coordinator
 
     @contextmanager
     def _raw(self) -> Iterator[psycopg.Connection[Any]]:
@@ -297,11 +299,7 @@ class PostgresRecords(SqlRecords):
         names = ["call_ids", "call_counts"] + [partition_name(m) for m in sorted(unknown)]
         try:
             with self._writing() as cursor:
-                cursor.execute(
-                    "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND reltuples < 0",
-                    (names,),
-                )
-                found = {name for (name,) in cursor.fetchall()}
+                found = self._blind(cursor, names)
                 blind = [name for name in names if name in found]  # refresh_statistics' order
                 if blind:
                     cursor.execute(f"ANALYZE {', '.join(blind)}")
@@ -310,6 +308,28 @@ class PostgresRecords(SqlRecords):
             log.warning("could not analyse %s: %s", ", ".join(names), exc)
             return
         self._analysed |= unknown
+
+    def _blind(self, cursor: psycopg.Cursor[Any], names: list[str]) -> set[str]:
+        """Which of these tables were never analysed. On Citus the coordinator's tables hold no
+        rows and no statistics (a reltuples of 0, always): the shards, planned on the workers,
+        are asked."""
+        if not self._on_citus(cursor.connection):
+            cursor.execute(
+                "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND reltuples < 0", (names,)
+            )
+            return {name for (name,) in cursor.fetchall()}
+        blind = set()
+        for name in names:
+            cursor.execute(
+                "SELECT count(*) FROM run_command_on_shards(%s,"
+                " $$SELECT reltuples FROM pg_class WHERE oid = '%%s'::regclass$$)"
+                " WHERE CASE WHEN success THEN result::real < 0 END",
+                (name,),
+            )
+            row = cursor.fetchone()
+            if row and row[0]:
+                blind.add(name)
+        return blind
 
     def _streaming_cursor(self, cursor: Any) -> Any:
         # Server-side: rows arrive as they are read, so stopping early spares computing the rest
@@ -364,26 +384,50 @@ class PostgresRecords(SqlRecords):
                     by_app[app_id] += int(row[0]) if row else 0
             if dry_run:
                 continue
-            with self._raw() as conn:  # readers and writers carry on while it detaches
-                conn.commit()
-                conn.autocommit = True
-                try:
-                    conn.execute(f"ALTER TABLE calls DETACH PARTITION {name} CONCURRENTLY")
-                finally:
-                    conn.autocommit = False
-            with self._writing() as cur:
-                for app_id in apps:
-                    cur.execute(
-                        "DELETE FROM call_ids WHERE app_id = %s AND call_date >= %s AND call_date < %s",
-                        (app_id, lo, hi),
-                    )
-                    cur.execute(
-                        "DELETE FROM call_counts WHERE app_id = %s AND bucket >= %s AND bucket < %s",
-                        (app_id, lo_bucket, hi_bucket),
-                    )
-                cur.execute(f"DROP TABLE {name}")
+            try:
+                self._detach(name)
+                with self._writing() as cur:
+                    for app_id in apps:
+                        cur.execute(
+                            "DELETE FROM call_ids WHERE app_id = %s AND call_date >= %s"
+                            " AND call_date < %s",
+                            (app_id, lo, hi),
+                        )
+                        cur.execute(
+                            "DELETE FROM call_counts WHERE app_id = %s AND bucket >= %s"
+                            " AND bucket < %s",
+                            (app_id, lo_bucket, hi_bucket),
+                        )
+                    cur.execute(f"DROP TABLE {name}")
+            except psycopg.Error as exc:
+                self._partitions = set()
+                raise RetentionFailed(
+                    f"could not drop partition {name}: {_first_line(exc)}. What was removed"
+                    " before it stays removed, a partition detached but not dropped is no longer"
+                    " served, and running retention again carries on from here"
+                ) from exc
         self._partitions = set()
         return [p[0] for p in expired], by_app, (expired[-1][2] if expired else None)
+
+    def _detach(self, name: str) -> None:
+        """Detach a partition from `calls`. PostgreSQL: CONCURRENTLY, from a connection of its own
+        (readers and writers carry on; it waits for the queries running on it). Citus does not
+        accept CONCURRENTLY: a plain DETACH, which holds an ACCESS EXCLUSIVE lock on `calls` (on
+        the coordinator and on every shard of it) until it commits, a moment, but queries of
+        `calls` wait for it and it waits for those already running."""
+        with self._raw() as conn:
+            conn.commit()
+            conn.autocommit = True
+            try:
+                concurrently = "" if self._on_citus(conn) else " CONCURRENTLY"
+                conn.execute(f"ALTER TABLE calls DETACH PARTITION {name}{concurrently}")
+            finally:
+                conn.autocommit = False
+
+    def _on_citus(self, conn: psycopg.Connection[Any]) -> bool:
+        if self._citus is None:
+            self._citus = is_citus(conn)
+        return self._citus
 
     @contextmanager
     def _reading(self) -> Iterator[psycopg.Cursor[Any]]:
@@ -395,6 +439,11 @@ class PostgresRecords(SqlRecords):
                     yield cursor
             finally:
                 conn.rollback()
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def retrying(attempt: Callable[[], T]) -> T:
