@@ -93,7 +93,7 @@ def on_postgres(item: pytest.Item) -> bool:
     """Whether a test runs on PostgreSQL: the postgresql side of a backend parameter, or a test
     asking for the PostgreSQL database itself."""
     params = getattr(item, "callspec", None)
-    values = set(params.params.values()) if params is not None else set()
+    values = [v for v in params.params.values() if isinstance(v, str)] if params else []
     if "sqlite" in values:
         return False
     return "postgresql" in values or "postgres_url" in getattr(item, "fixturenames", ())
@@ -131,7 +131,9 @@ def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     the coordinator's database at CDRSTORE_CITUS_URL, emptied and distributed)."""
     if on_citus(request):
         if not CITUS_URL:
-            pytest.skip("CDRSTORE_CITUS_URL is not set: --citus needs a Citus coordinator's database")
+            pytest.skip(
+                "CDRSTORE_CITUS_URL is not set: --citus needs a Citus coordinator's database"
+            )
         _fresh_citus_database(CITUS_URL)
         yield CITUS_URL
         return

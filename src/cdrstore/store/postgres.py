@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import calendar
 import logging
+import struct
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
@@ -87,11 +88,29 @@ def partition_name(month: int) -> str:
     return f"calls_y{year:04d}m{index + 1:02d}"
 
 
-# Every column of `calls`, in COPY's binary row order, with the types COPY is told.
 COPY_CALLS: Final = (
     "COPY calls (app_id, call_date, id, call_type, status, doc) FROM STDIN (FORMAT BINARY)"
 )
-COPY_CALL_TYPES: Final = ("text", "int8", "text", "int2", "int2", "bytea")
+
+
+# A batch's ids and dates go as one string each, split by the server: psycopg dumps a list
+# element by element in Python (0.25 s for 20 arrays of 10,000), a joined string in one go.
+ID_ARRAY: Final = "string_to_array(%s, E'\\n')::text[]"
+DATE_ARRAY: Final = "string_to_array(%s, ',')::bigint[]"
+INT_ARRAY: Final = "string_to_array(%s, ',')::smallint[]"
+
+
+def id_lines(ids: Sequence[str]) -> str:
+    """Record ids, one a line (validation leaves no control character in an id)."""
+    joined = "\n".join(ids)
+    if joined.count("\n") != max(len(ids) - 1, 0):
+        raise ValueError("a record id holds a line break")
+    return joined
+
+
+def date_list(numbers: Iterable[int]) -> str:
+    """Integers (dates, counts), comma-separated."""
+    return ",".join(map(str, numbers))
 
 
 class PostgresWriter(BatchWriter):
@@ -129,9 +148,13 @@ class PostgresWriter(BatchWriter):
         writer holds is waited for."""
         cur.execute(
             "INSERT INTO call_ids (app_id, id, call_date)"
-            " SELECT %s, id, call_date FROM unnest(%s::text[], %s::bigint[]) AS b (id, call_date)"
+            f" SELECT %s, id, call_date FROM unnest({ID_ARRAY}, {DATE_ARRAY}) AS b (id, call_date)"
             " ORDER BY id ON CONFLICT (app_id, id) DO NOTHING RETURNING id",
-            (self.app_id, [r.id for r in ordered], [r.call_date_ms for r in ordered]),
+            (
+                self.app_id,
+                id_lines([r.id for r in ordered]),
+                date_list(r.call_date_ms for r in ordered),
+            ),
         )
         return {row[0] for row in cur.fetchall()}
 
@@ -143,15 +166,17 @@ class PostgresWriter(BatchWriter):
         # Lock first, read after, in two statements: a row locked after waiting for another
         # writer is re-read at its new version, but a join in the same statement would still
         # see that writer's records as they were before (and miss the moved ones).
+        listed = id_lines(ids)
         cur.execute(
-            "SELECT id FROM call_ids WHERE app_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE",
-            (self.app_id, ids),
+            f"SELECT id FROM call_ids WHERE app_id = %s AND id = ANY({ID_ARRAY})"
+            " ORDER BY id FOR UPDATE",
+            (self.app_id, listed),
         )
         cur.execute(
             "SELECT i.id, c.call_date, c.call_type, c.status, c.doc FROM call_ids i"
             " JOIN calls c ON c.app_id = i.app_id AND c.call_date = i.call_date AND c.id = i.id"
-            " WHERE i.app_id = %s AND i.id = ANY(%s)",
-            (self.app_id, ids),
+            f" WHERE i.app_id = %s AND i.id = ANY({ID_ARRAY})",
+            (self.app_id, listed),
         )
         return {row[0]: StoredRow(row[1], row[2], row[3], bytes(row[4])) for row in cur.fetchall()}
 
@@ -161,8 +186,8 @@ class PostgresWriter(BatchWriter):
         if moved:
             cur.execute(
                 "DELETE FROM calls WHERE app_id = %s AND (call_date, id) IN"
-                " (SELECT * FROM unnest(%s::bigint[], %s::text[]))",
-                (app_id, [m[0] for m in moved], [m[1].id for m in moved]),
+                f" (SELECT * FROM unnest({DATE_ARRAY}, {ID_ARRAY}))",
+                (app_id, date_list(m[0] for m in moved), id_lines([m[1].id for m in moved])),
             )
         # Where each record lives now: the moved ones, and stale identities taken over.
         relocated = {r.id: r.call_date_ms for _, r in moved}
@@ -173,32 +198,68 @@ class PostgresWriter(BatchWriter):
         if relocated:
             cur.execute(
                 "UPDATE call_ids i SET call_date = m.call_date"
-                " FROM unnest(%s::text[], %s::bigint[]) AS m (id, call_date)"
+                f" FROM unnest({ID_ARRAY}, {DATE_ARRAY}) AS m (id, call_date)"
                 " WHERE i.app_id = %s AND i.id = m.id",
-                (list(relocated), list(relocated.values()), app_id),
+                (id_lines(list(relocated)), date_list(relocated.values()), app_id),
             )
         written = plan.new + [c for c, _ in plan.changed]
         if written:
             _copy_calls(cur, app_id, written)
         changes = plan.count_changes()
         if changes:
-            cur.executemany(
+            # One statement for the batch's few thousand (hour, type, status) counts, applied in
+            # key order (concurrent writers lock count rows in the same order).
+            buckets, types, statuses, deltas = (date_list(column) for column in zip(*changes))
+            cur.execute(
                 "INSERT INTO call_counts (app_id, bucket, call_type, status, n)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (app_id, bucket, call_type, status)"
+                " SELECT %s, bucket, call_type, status, n FROM unnest("
+                f"{DATE_ARRAY}, {INT_ARRAY}, {INT_ARRAY}, {DATE_ARRAY})"
+                " AS d (bucket, call_type, status, n) ORDER BY bucket, call_type, status"
+                " ON CONFLICT (app_id, bucket, call_type, status)"
                 " DO UPDATE SET n = call_counts.n + excluded.n",
-                [(app_id, *change) for change in changes],
+                (app_id, buckets, types, statuses, deltas),
             )
 
 
+_BINARY_HEADER: Final = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no extension
+_BINARY_TRAILER: Final = b"\xff\xff"
+_FIELDS: Final = struct.pack(">h", 6)
+_INT8: Final = struct.Struct(">iq")
+_INT2_PAIR: Final = struct.Struct(">ihih")
+_LENGTH: Final = struct.Struct(">i")
+
+
 def _copy_calls(cur: psycopg.Cursor[Any], app_id: str, written: Sequence[CodedRecord]) -> None:
-    """COPY these records into `calls` in key order (binary: the documents go as they are, not
-    as hex text for the server to decode)."""
+    """COPY these records into `calls` in key order."""
     in_key_order = sorted(written, key=lambda c: (c.record.call_date_ms, c.record.id.encode()))
+    rows = (
+        (c.record.call_date_ms, c.record.id, c.call_type, c.status, c.record.doc)
+        for c in in_key_order
+    )
     with cur.copy(COPY_CALLS) as copy:
-        copy.set_types(COPY_CALL_TYPES)
-        for c in in_key_order:
-            r = c.record
-            copy.write_row((app_id, r.call_date_ms, r.id, c.call_type, c.status, r.doc))
+        copy.write(calls_copy_data(app_id, rows))
+
+
+def calls_copy_data(app_id: str, rows: Iterable[tuple[int, str, int, int, bytes]]) -> bytes:
+    """(call_date, id, call_type, status, doc) rows of an app as COPY_CALLS reads them, in COPY's
+    binary format: the documents go as they are (not as hex text for the server to decode), each
+    row packed in one go, a third of the time psycopg's row-by-row dumping takes."""
+    app = app_id.encode()
+    app_field = _FIELDS + _LENGTH.pack(len(app)) + app
+    parts = [_BINARY_HEADER]
+    for call_date, record_id, call_type, status, doc in rows:
+        key = record_id.encode()
+        parts += (
+            app_field,
+            _INT8.pack(8, call_date),
+            _LENGTH.pack(len(key)),
+            key,
+            _INT2_PAIR.pack(2, call_type, 2, status),
+            _LENGTH.pack(len(doc)),
+            doc,
+        )
+    parts.append(_BINARY_TRAILER)
+    return b"".join(parts)
 
 
 class PostgresRecords(SqlRecords):
