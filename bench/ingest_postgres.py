@@ -89,7 +89,7 @@ def floor(url: str, records: Sequence[StoredRecord]) -> float:
     """Seconds to COPY validated rows (binary) into `call_ids` and `calls`, 10,000 a transaction,
     as the store's writer does for new records (partitions made beforehand)."""
     store = open_store(url)
-    ensure = getattr(store.records, "ensure_partitions")
+    ensure = store.records.ensure_partitions
     ensure({month_of(r.call_date_ms) for r in records})
     store.close()
     with psycopg.connect(url) as conn:

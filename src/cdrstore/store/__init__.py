@@ -10,8 +10,8 @@ from sqlalchemy.engine import Engine, make_url
 from ..record import IngestSummary
 from . import citus, migrate
 from .accounts import AccountStore
-from .citus import DEFAULT_SHARD_COUNT, Distribution, DistributionFailed, NotCitus
 from .base import App, BatchWriter, Page, RecordStore, RemovedApp, RetentionReport, TokenInfo
+from .citus import DEFAULT_SHARD_COUNT, Distribution, DistributionFailed, NotCitus
 from .errors import (
     AppExists,
     SchemaNotCurrent,

@@ -209,7 +209,9 @@ class PostgresWriter(BatchWriter):
         if changes:
             # One statement for the batch's few thousand (hour, type, status) counts, applied in
             # key order (concurrent writers lock count rows in the same order).
-            buckets, types, statuses, deltas = (date_list(column) for column in zip(*changes))
+            buckets, types, statuses, deltas = (
+                date_list(column) for column in zip(*changes, strict=True)
+            )
             cur.execute(
                 "INSERT INTO call_counts (app_id, bucket, call_type, status, n)"
                 " SELECT %s, bucket, call_type, status, n FROM unnest("
@@ -272,6 +274,7 @@ class PostgresRecords(SqlRecords):
         self._partitions: set[int] = set()
         self._analysed: set[int] = set()  # months whose partition has planner statistics
         self._citus: bool | None = None  # whether the database is a Citus coordinator
+        self._created: set[int] = set()  # months whose partition this process created
 
     @contextmanager
     def _raw(self) -> Iterator[psycopg.Connection[Any]]:
@@ -293,6 +296,7 @@ class PostgresRecords(SqlRecords):
                 try:
                     existing = self._existing_partitions(conn)
                     for month in sorted(missing - existing):
+                        self._created.add(month)
                         name = partition_name(month)
                         lo, hi = month_bounds(month)
                         conn.execute(
@@ -372,25 +376,17 @@ class PostgresRecords(SqlRecords):
 
     def _blind(self, cursor: psycopg.Cursor[Any], names: list[str]) -> set[str]:
         """Which of these tables were never analysed. On Citus the coordinator's tables hold no
-        rows and no statistics (a reltuples of 0, always): the shards, planned on the workers,
-        are asked."""
+        rows and no statistics (a reltuples of 0, always), and asking every shard costs more than
+        analysing: there, the partitions this process created are the blind ones (with the
+        identity and count tables, whose new rows went to the same shards)."""
         if not self._on_citus(cursor.connection):
             cursor.execute(
                 "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND reltuples < 0", (names,)
             )
             return {name for (name,) in cursor.fetchall()}
-        blind = set()
-        for name in names:
-            cursor.execute(
-                "SELECT count(*) FROM run_command_on_shards(%s,"
-                " $$SELECT reltuples FROM pg_class WHERE oid = '%%s'::regclass$$)"
-                " WHERE CASE WHEN success THEN result::real < 0 END",
-                (name,),
-            )
-            row = cursor.fetchone()
-            if row and row[0]:
-                blind.add(name)
-        return blind
+        created = {partition_name(m) for m in self._created} & set(names)
+        self._created.clear()
+        return created | ({"call_ids", "call_counts"} if created else set())
 
     def _streaming_cursor(self, cursor: Any) -> Any:
         # Server-side: rows arrive as they are read, so stopping early spares computing the rest
