@@ -38,7 +38,7 @@ from bench.__main__ import write_ndjson
 from cdrstore.record import StoredRecord
 from cdrstore.store import open_store
 from cdrstore.store.codes import CALL_TYPE_CODES, STATUS_CODES
-from cdrstore.store.postgres import COPY_CALLS, calls_copy_data, month_of
+from cdrstore.store.postgres import COPY_CALL_TYPES, COPY_CALLS, month_of
 from cdrstore.store.schema import metadata
 from cdrstore.synth import DEFAULT_DAYS, DEFAULT_START
 from cdrstore.testing import live_server
@@ -103,18 +103,19 @@ def floor(url: str, records: Sequence[StoredRecord]) -> float:
                     copy.set_types(("text", "text", "int8"))
                     for r in sorted(batch, key=lambda r: r.id.encode()):
                         copy.write_row((APP, r.id, r.call_date_ms))
-                rows = (
-                    (
-                        r.call_date_ms,
-                        r.id,
-                        CALL_TYPE_CODES[r.call_type],
-                        STATUS_CODES[r.status],
-                        r.doc,
-                    )
-                    for r in batch
-                )
                 with cur.copy(COPY_CALLS) as copy:
-                    copy.write(calls_copy_data(APP, rows))
+                    copy.set_types(COPY_CALL_TYPES)
+                    for r in batch:
+                        copy.write_row(
+                            (
+                                APP,
+                                r.call_date_ms,
+                                r.id,
+                                CALL_TYPE_CODES[r.call_type],
+                                STATUS_CODES[r.status],
+                                r.doc,
+                            )
+                        )
             conn.commit()
         return time.perf_counter() - start
 

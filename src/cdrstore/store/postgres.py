@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import calendar
 import logging
-import struct
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -91,6 +90,7 @@ def partition_name(month: int) -> str:
 COPY_CALLS: Final = (
     "COPY calls (app_id, call_date, id, call_type, status, doc) FROM STDIN (FORMAT BINARY)"
 )
+COPY_CALL_TYPES: Final = ("text", "int8", "text", "int2", "int2", "bytea")
 
 
 # A batch's ids and dates go as one string each, split by the server: psycopg dumps a list
@@ -223,45 +223,16 @@ class PostgresWriter(BatchWriter):
             )
 
 
-_BINARY_HEADER: Final = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no extension
-_BINARY_TRAILER: Final = b"\xff\xff"
-_FIELDS: Final = struct.pack(">h", 6)
-_INT8: Final = struct.Struct(">iq")
-_INT2_PAIR: Final = struct.Struct(">ihih")
-_LENGTH: Final = struct.Struct(">i")
-
-
 def _copy_calls(cur: psycopg.Cursor[Any], app_id: str, written: Sequence[CodedRecord]) -> None:
-    """COPY these records into `calls` in key order."""
+    """COPY these records into `calls` in key order, in COPY's binary format: the documents go as
+    they are, not as hex text for the server to decode (10,000 rows: 0.15 s, against 0.5 s as
+    text)."""
     in_key_order = sorted(written, key=lambda c: (c.record.call_date_ms, c.record.id.encode()))
-    rows = (
-        (c.record.call_date_ms, c.record.id, c.call_type, c.status, c.record.doc)
-        for c in in_key_order
-    )
     with cur.copy(COPY_CALLS) as copy:
-        copy.write(calls_copy_data(app_id, rows))
-
-
-def calls_copy_data(app_id: str, rows: Iterable[tuple[int, str, int, int, bytes]]) -> bytes:
-    """(call_date, id, call_type, status, doc) rows of an app as COPY_CALLS reads them, in COPY's
-    binary format: the documents go as they are (not as hex text for the server to decode), each
-    row packed in one go, a third of the time psycopg's row-by-row dumping takes."""
-    app = app_id.encode()
-    app_field = _FIELDS + _LENGTH.pack(len(app)) + app
-    parts = [_BINARY_HEADER]
-    for call_date, record_id, call_type, status, doc in rows:
-        key = record_id.encode()
-        parts += (
-            app_field,
-            _INT8.pack(8, call_date),
-            _LENGTH.pack(len(key)),
-            key,
-            _INT2_PAIR.pack(2, call_type, 2, status),
-            _LENGTH.pack(len(doc)),
-            doc,
-        )
-    parts.append(_BINARY_TRAILER)
-    return b"".join(parts)
+        copy.set_types(COPY_CALL_TYPES)
+        for c in in_key_order:
+            r = c.record
+            copy.write_row((app_id, r.call_date_ms, r.id, c.call_type, c.status, r.doc))
 
 
 class PostgresRecords(SqlRecords):
