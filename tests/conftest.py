@@ -76,9 +76,68 @@ def require(missing: str | None, what: str) -> None:
         pytest.skip(missing)
 
 
+# `make test-citus` (pytest --citus): every PostgreSQL test, against the Citus coordinator at
+# CDRSTORE_CITUS_URL (docs/scale-out.md): a database of the tests' own, emptied and distributed anew.
+CITUS_URL = os.environ.get("CDRSTORE_CITUS_URL")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--citus",
+        action="store_true",
+        help="run only the PostgreSQL tests, against the Citus coordinator at CDRSTORE_CITUS_URL",
+    )
+
+
+def on_postgres(item: pytest.Item) -> bool:
+    """Whether a test runs on PostgreSQL: the postgresql side of a backend parameter, or a test
+    asking for the PostgreSQL database itself."""
+    params = getattr(item, "callspec", None)
+    values = [v for v in params.params.values() if isinstance(v, str)] if params else []
+    if "sqlite" in values:
+        return False
+    return "postgresql" in values or "postgres_url" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--citus"):
+        return
+    kept = [item for item in items if on_postgres(item)]
+    config.hook.pytest_deselected(items=[item for item in items if not on_postgres(item)])
+    items[:] = kept
+
+
+def on_citus(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--citus"))
+
+
+def _fresh_citus_database(url: str) -> None:
+    """The schema made anew in the coordinator's test database, then distributed."""
+    from cdrstore.store.schema import metadata
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(f'DROP TABLE IF EXISTS "{table.name}" CASCADE')
+        conn.execute("DROP TABLE IF EXISTS alembic_version")
+    store = open_store(url)
+    store.upgrade()
+    # 4 shards, not 32: each test empties every shard of every partition (a TRUNCATE a shard).
+    store.distribute(shard_count=4)
+    store.close()
+
+
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A database of this test run's own, created here and dropped at the end."""
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database of this test run's own, created here and dropped at the end (under --citus:
+    the coordinator's database at CDRSTORE_CITUS_URL, emptied and distributed)."""
+    if on_citus(request):
+        if not CITUS_URL:
+            pytest.skip(
+                "CDRSTORE_CITUS_URL is not set: --citus needs a Citus coordinator's database"
+            )
+        _fresh_citus_database(CITUS_URL)
+        yield CITUS_URL
+        return
     require(_postgres_unreachable(), "the PostgreSQL tests")
     name = f"cdrstore_test_{os.getpid()}_{secrets.token_hex(3)}"
     url = str(make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False))

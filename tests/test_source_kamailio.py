@@ -170,7 +170,9 @@ def test_rows_map_to_the_model_and_a_rerun_adds_nothing(acme, tmp_path):
 def test_a_postgresql_source(acme, postgres_url, tmp_path):
     """Kamailio writing through db_postgres: the table of cdrs-postgres.sql, timestamps as
     PostgreSQL types."""
-    source = postgres_url.rsplit("/", 1)[0] + f"/kamailio_{os.getpid()}"
+    # Kamailio's database, on the admin URL's server (not on the store's, a Citus coordinator
+    # under make test-citus).
+    source = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/kamailio_{os.getpid()}"
     create_postgres_database(source, POSTGRES_ADMIN_URL)
     try:
         with psycopg.connect(source, autocommit=True) as conn:

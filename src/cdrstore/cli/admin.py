@@ -37,6 +37,37 @@ def db_upgrade(db: DbOption = None) -> None:
         err.print(f"schema upgraded from {before or 'empty'} to {after}")
 
 
+@db_cli.command("distribute")
+def db_distribute(
+    shard_count: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Shards of the distributed tables, chosen when they are first distributed."
+        ),
+    ] = 32,
+    db: DbOption = None,
+) -> None:
+    """Citus: place every table on the cluster (by app ID, co-located); a second run changes nothing."""
+    from ..ops.database import distribute_schema
+
+    store = open_db(db, migrate=False)
+    with refusals():
+        done = distribute_schema(store, shard_count)
+    for name, what in done.placed:
+        out.print(f"{name}: {what}", markup=False)
+    for name in done.emptied_locally:
+        out.print(f"{name}: emptied the coordinator's local copy of its rows", markup=False)
+    for name, how in done.already:
+        out.print(f"{name}: already {how}, unchanged", markup=False)
+    if done.placed:
+        err.print(
+            f"placed {len(done.placed)} {plural(len(done.placed), 'table')};"
+            f" {len(done.already)} already placed"
+        )
+    else:
+        err.print("nothing to change: every table is already placed")
+
+
 # --- apps -------------------------------------------------------------------------------------
 @apps_cli.command("create")
 def apps_create(

@@ -239,6 +239,7 @@ def retention_apply(
     from ..ops.changes import trim_change_log
     from ..ops.retention import apply_retention
     from ..settings import CHANGE_LOG_RETENTION_ENV, change_log_retention
+    from ..store import StoreFault, StoreUnavailable
     from ..timestamps import format_timestamp
 
     now = datetime.now(UTC)
@@ -254,7 +255,11 @@ def retention_apply(
     cutoff_ms = int(cutoff.timestamp() * 1000)
     store = open_db(db, creates=False)
     with refusals():
-        report = apply_retention(store, cutoff_ms, app_id, dry_run)
+        try:
+            report = apply_retention(store, cutoff_ms, app_id, dry_run)
+        except (StoreFault, StoreUnavailable) as exc:
+            # An operator's command: the database's own words say what stopped it.
+            raise fail(f"retention stopped: {exc.message}: {exc.detail}") from None
     verb = "would remove" if dry_run else "removed"
     for name in report.dropped_partitions:
         out.print(f"{'would drop' if dry_run else 'dropped'} partition {name}", markup=False)

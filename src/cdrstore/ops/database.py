@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import DomainError
-from ..store import SchemaNotCurrent, Store, StoreError, open_store, redact_url
+from ..store import Distribution, SchemaNotCurrent, Store, StoreError, open_store, redact_url
 
 
 class NotReady(DomainError):
@@ -31,6 +31,11 @@ def open_database(url: str, *, require_current: bool = True) -> Store:
 def upgrade_schema(store: Store) -> tuple[str | None, str | None]:
     """Create or migrate the schema: (revision before, after)."""
     return store.upgrade()
+
+
+def distribute_schema(store: Store, shard_count: int | None = None) -> Distribution:
+    """Place the schema's tables on the Citus cluster the database coordinates (idempotent)."""
+    return store.distribute(shard_count)
 
 
 def check_ready(store: Store) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine, make_url
 
 from ..record import IngestSummary
-from . import migrate
+from . import citus, migrate
 from .accounts import AccountStore
 from .base import (
     App,
@@ -20,6 +20,7 @@ from .base import (
     RetentionReport,
     TokenInfo,
 )
+from .citus import DEFAULT_SHARD_COUNT, Distribution, DistributionFailed, NotCitus
 from .errors import (
     AppExists,
     SchemaNotCurrent,
@@ -58,6 +59,11 @@ class Store:
     def upgrade(self) -> tuple[str | None, str | None]:
         """Bring the schema to the newest revision: (revision before, after)."""
         return migrate.upgrade(self.engine)
+
+    @translating
+    def distribute(self, shard_count: int | None = None) -> Distribution:
+        """Place every table on the Citus cluster this database coordinates (idempotent)."""
+        return citus.distribute(self.engine, shard_count or DEFAULT_SHARD_COUNT)
 
     @translating
     def is_current(self) -> bool:
@@ -100,11 +106,15 @@ def redact_url(url: str) -> str:
 
 
 __all__ = [
+    "DEFAULT_SHARD_COUNT",
     "App",
     "AppExists",
     "BatchWriter",
     "Change",
+    "Distribution",
+    "DistributionFailed",
     "IngestSummary",
+    "NotCitus",
     "Page",
     "RecordStore",
     "RemovedApp",

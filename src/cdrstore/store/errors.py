@@ -44,6 +44,10 @@ class SchemaNotCurrent(StoreError):
     """The database's schema is older than this version's: `cdrstore db upgrade` brings it up."""
 
 
+class RetentionFailed(StoreError):
+    """Retention stopped part-way; the message says where, and that a new run carries on."""
+
+
 class StoreUnavailable(StoreError):
     """The database cannot answer now (locked, busy, unreachable): worth trying again."""
 

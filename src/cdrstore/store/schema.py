@@ -5,6 +5,12 @@ Every table that holds an app's data leads its keys with `app_id`, so each query
 names one app and a distributed database can place an app's rows on one shard. Text keys compare
 bytewise (`COLLATE "C"` on PostgreSQL, SQLite's default BINARY), as the contract's order requires.
 Objects that exist on one backend only say so in `info["backends"]`.
+
+On Citus (`cdrstore db distribute`), each table is placed as its `info["citus"]` says: DISTRIBUTED
+(sharded by `app_id`, every such table co-located, so an app's rows of every table share a shard),
+REFERENCE (a copy on every node: small tables read without knowing the app) or LOCAL (left on the
+coordinator). A table that says nothing is distributed if its primary key leads with `app_id` and
+a reference table otherwise (`citus_placement`), so a table added later is placed too.
 """
 
 from __future__ import annotations
@@ -33,6 +39,11 @@ from ..record import RECORD_ID_MAX_LENGTH
 from .codes import STATUS_CODES
 
 POSTGRESQL_ONLY: Final = {"backends": frozenset({"postgresql"})}
+DISTRIBUTED: Final = "distributed"
+REFERENCE: Final = "reference"
+LOCAL: Final = "local"
+CITUS_PLACEMENTS: Final = (DISTRIBUTED, REFERENCE, LOCAL)
+DISTRIBUTION_COLUMN: Final = "app_id"
 SQLITE_ONLY: Final = {"backends": frozenset({"sqlite"})}
 APP_ID_LENGTH: Final = 64
 # One hour a bucket: small enough that a deep offset skips at most one bucket of rows.
@@ -59,12 +70,27 @@ def on_backend(item_info: dict[str, object], backend: str) -> bool:
     return backends is None or backend in backends  # type: ignore[operator]
 
 
+def citus_placement(table: Table) -> str:
+    """How `cdrstore db distribute` places the table on Citus: its `info["citus"]`, else
+    distributed if it is keyed by app, else a reference table."""
+    placement = table.info.get("citus")
+    if placement is not None:
+        if placement not in CITUS_PLACEMENTS:
+            raise ValueError(f"{table.name}: unknown Citus placement {placement!r}")
+        return str(placement)
+    keys = [column.name for column in table.primary_key.columns]
+    return DISTRIBUTED if keys[:1] == [DISTRIBUTION_COLUMN] else REFERENCE
+
+
+# Reference tables: read on every request before the app is known (a token by its hash), joined
+# with nothing distributed.
 apps = Table(
     "apps",
     metadata,
     Column("app_id", text_key(APP_ID_LENGTH), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("created_at", BigInteger, nullable=False),  # epoch seconds
+    info={"citus": REFERENCE},
 )
 
 tokens = Table(
@@ -80,6 +106,7 @@ tokens = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger),
     Column("revoked_at", BigInteger),
+    info={"citus": REFERENCE},
 )
 
 # The record is kept as its canonical JSON (`doc`), served as stored; the other columns exist to
@@ -120,7 +147,7 @@ call_ids = Table(
     Column("call_date", BigInteger, nullable=False),
     PrimaryKeyConstraint("app_id", "id", name="call_ids_pkey"),
     Index("call_ids_by_date", "app_id", "call_date"),
-    info=POSTGRESQL_ONLY,
+    info={**POSTGRESQL_ONLY, "citus": DISTRIBUTED},
 )
 
 # How many records each (app, hour, callType, status) holds, kept in the same transaction as the
@@ -222,7 +249,8 @@ rate_windows = Table(
     Column("key", text_key(64), primary_key=True),
     Column("started", Float(precision=53), nullable=False),  # epoch seconds
     Column("used", Integer, nullable=False),
-    info=POSTGRESQL_ONLY,
+    # Local on Citus: a counter of the coordinator's, not worth a shard round trip a request.
+    info={**POSTGRESQL_ONLY, "citus": LOCAL},
     sqlite_with_rowid=False,
 )
 
