@@ -133,7 +133,9 @@ class BenchStore:
             if str(k) in done:
                 continue
             source = part_file(self.workdir, self.part, k)
-            print(f"{self.name}: importing part {k + 1} of {parts} ...", file=sys.stderr, flush=True)
+            print(
+                f"{self.name}: importing part {k + 1} of {parts} ...", file=sys.stderr, flush=True
+            )
             started = time.perf_counter()
             run_cli("import", "--app", APP, str(source), url=self.url)
             done[str(k)] = self.part / (time.perf_counter() - started)

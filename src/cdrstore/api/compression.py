@@ -18,6 +18,8 @@ from io import BytesIO
 from typing import TYPE_CHECKING, Final
 
 from litestar.config.compression import CompressionConfig
+from litestar.enums import CompressionEncoding, ScopeType
+from litestar.middleware.compression.facade import CompressionFacade
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -34,7 +36,7 @@ GZIP_LEVEL: Final = 1
 CODINGS: Final = ("zstd", "gzip")
 
 
-class ZstdCompression:
+class ZstdCompression(CompressionFacade):
     """zstd for Litestar's compression middleware: each chunk flushed as a block (a streamed
     response reaches the client as it is written), the frame ended at close."""
 
@@ -42,7 +44,12 @@ class ZstdCompression:
 
     encoding = "zstd"
 
-    def __init__(self, buffer: BytesIO, compression_encoding: str, config: CompressionConfig) -> None:
+    def __init__(
+        self,
+        buffer: BytesIO,
+        compression_encoding: CompressionEncoding | str,
+        config: CompressionConfig,
+    ) -> None:
         self.buffer = buffer
         self.compressor = zstd.ZstdCompressor(level=ZSTD_LEVEL)
 
@@ -100,7 +107,7 @@ class AcceptEncoding:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             given = [value for name, value in scope["headers"] if name == b"accept-encoding"]
             if given:
                 coding = chosen_coding(b",".join(given).decode("latin-1"))
