@@ -21,7 +21,7 @@ import statistics
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +187,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--encoding", default="", help="Accept-Encoding the HTTP client sends")
+    parser.add_argument(
+        "--baseline",
+        help="a source tree (its src/) to serve from as well, measured in the same rounds"
+        " (a regression check against another version, e.g. the main branch's)",
+    )
+    parser.add_argument("--no-peer", action="store_true", help="skip Datasette / pgbench")
     args = parser.parse_args()
     store = BenchStore(args.backend, args.records, min(args.records, 1_000_000))
     store.build()
@@ -207,13 +213,29 @@ def main() -> None:
     floors: dict[str, list[float]] = {name: [] for name in SCENARIOS}
     before: dict[str, list[float]] = {name: [] for name in SCENARIOS}
     own: dict[str, list[float]] = {name: [] for name in SCENARIOS}
-    with live_server(store.url, workers=2) as base:
+    baseline: dict[str, list[float]] = {name: [] for name in SCENARIOS}
+    other = {"PYTHONPATH": args.baseline} if args.baseline else {}
+    with (
+        live_server(store.url, workers=2) as base,
+        live_server(store.url, workers=2, env=other) if args.baseline else nullcontext("") as old,
+    ):
         for q in SCENARIOS.values():  # warm both
             wrk(f"{base}{PATH}?{q}", 2, headers)
+            if old:
+                wrk(f"{old}{PATH}?{q}", 2, headers)
         for rnd in range(args.rounds):
             for name, q in SCENARIOS.items():
                 http[name].append(wrk(f"{base}{PATH}?{q}", args.seconds, headers))
-                if postgres:
+                if old:
+                    baseline[name].append(
+                        wrk(f"{old}{PATH}?{q}", args.seconds, headers).requests_per_s
+                    )
+                    print(f"round {rnd + 1}: {name}: baseline {baseline[name][-1]:.1f} req/s")
+                if args.no_peer:
+                    floors[name].append(float("nan"))
+                    own[name].append(float("nan"))
+                    before[name].append(float("nan"))
+                elif postgres:
                     current, as_text, deferred = scripts[name]
                     floors[name].append(
                         max(
@@ -240,6 +262,13 @@ def main() -> None:
         f" 2 workers, wrk -t2 -c8 -d{args.seconds:.0f}s, medians of {args.rounds} interleaved"
         f" rounds{', Accept-Encoding: ' + args.encoding if args.encoding else ''}"
     )
+    for name in SCENARIOS:
+        if args.baseline:
+            was = statistics.median(baseline[name])
+            now = statistics.median(r.requests_per_s for r in http[name])
+            print(
+                f"{name:28} this tree {now:7.1f} req/s, {args.baseline} {was:7.1f}: {now / was:.2f}x"
+            )
     for name in SCENARIOS:
         rps = statistics.median(r.requests_per_s for r in http[name])
         wire = statistics.median(
