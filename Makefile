@@ -7,8 +7,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test test-citus install install-dev lint typecheck pytest bench load fuzz crash format \
-	clean screenshots bench-console
+.PHONY: run test test-citus install install-dev lint typecheck pytest bench bench-10m bench-peers \
+	load fuzz crash format clean screenshots bench-console
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cdrstore needs Python 3.11 or newer"'
@@ -65,6 +65,18 @@ bench-console: install-dev
 # The console's pictures in docs/images (docs/console.md, README), taken by its browser tests.
 screenshots: install-dev
 	CDRSTORE_SCREENSHOTS=docs/images $(BIN)/pytest -q -p no:xdist tests/browser/test_console_browser.py
+
+# sqlite-utils and Datasette, the peers bench.ingest and bench.reads measure against, in an
+# environment of their own (not cdrstore dependencies).
+bench-peers:
+	$(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/python -m pip install --quiet 'sqlite-utils>=3.36' 'datasette>=0.64'
+
+# 1,000,000 beside 10,000,000 records on each backend (docs/performance.md#ten-times-the-data).
+# Builds its stores under bench/data part by part, for hours on a small machine; stopped, it
+# resumes at the part it was in. SCALE_ARGS='--base 200000' for a quicker 200,000 vs 2,000,000.
+bench-10m: install-dev
+	$(BIN)/python -m bench.scale $(SCALE_ARGS)
 
 # Mixed read/write load on a live server for 60 s, then stored == acknowledged; e.g.
 # make load LOAD_ARGS='--seconds 10 --db postgresql://postgres@127.0.0.1:5432/cdrstore_load'

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -184,3 +186,36 @@ def test_concurrent_writers_and_readers_through_two_workers(server):
                 r["id"] for r in client.get(path, params=params, headers=headers).json()["result"]
             ]
     assert len(ids) == len(set(ids)) == 1200
+
+
+def test_two_workers_share_connections_that_arrive_together(tmp_path):
+    """Connections opened at once (as a load balancer's or wrk's keep-alive pool) reach both
+    workers: each worker listens on a socket of its own, so no one worker accepts them all."""
+    pids: list[int] = []
+    url = f"sqlite:///{tmp_path / 'cdr.db'}"
+    with live_server(
+        url,
+        on_access=lambda line: pids.append(line["pid"]) if line["path"] == "/healthz" else None,
+        workers=2,
+    ) as base:
+        host, port = base.removeprefix("http://").split(":")
+        deadline = time.monotonic() + 60
+        while len(set(pids)) < 2 and time.monotonic() < deadline:  # both workers listening
+            httpx.get(f"{base}/healthz", headers={"Connection": "close"})
+        time.sleep(0.5)  # the warm-up's access lines read before counting starts
+        pids.clear()
+        connections = [socket.create_connection((host, int(port))) for _ in range(24)]
+        try:
+            for conn in connections:
+                conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            for conn in connections:
+                conn.settimeout(30)
+                assert conn.recv(1024).startswith(b"HTTP/1.1 200")
+        finally:
+            for conn in connections:
+                conn.close()
+        deadline = time.monotonic() + 10
+        while len(pids) < 24 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert len(pids) == 24
+    assert len(set(pids)) == 2, f"every connection went to one worker: {pids}"

@@ -15,6 +15,7 @@ from ..store import Store
 from .accesslog import AccessLog
 from .calls import get_call_details, post_call_details
 from .changes import get_changes
+from .compression import AcceptEncoding, compression_config
 from .cors import UnlistedOrigins, cors_config
 from .docs import DOCS_PATH, root, swagger_assets, swagger_page
 from .errors import EXCEPTION_HANDLERS
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi,
         cors_config=cors,
+        compression_config=compression_config(),
         on_shutdown=[close_store],
         before_send=[add_headers],
         request_max_body_size=contract.BATCH_MAX_BYTES,
@@ -83,5 +85,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     document(app)
     if cors is not None:
         app.asgi_handler = UnlistedOrigins(app.asgi_handler, cors)
-    app.asgi_handler = AccessLog(HeadAsGet(app.asgi_handler), observe=settings.metrics)
+    app.asgi_handler = AccessLog(
+        HeadAsGet(AcceptEncoding(app.asgi_handler)), observe=settings.metrics
+    )
     return app

@@ -98,20 +98,24 @@ def _serve(
         + (f", metrics at http://{host}:{port}/metrics" if settings.metrics else "")
     )
     from ..api.protocol import HeaderDeadlineProtocol  # reads its timeout from the environment
+    from .workers import reuse_port_available, run_workers
 
-    uvicorn.run(
-        "cdrstore.api.app:create_app",
-        http=HeaderDeadlineProtocol,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        proxy_headers=False,
-        access_log=False,  # cdrstore.access writes one JSON line a request instead
-        ws="none",  # no WebSocket here: an upgrade request is answered as plain HTTP
-        log_config=_log_config(),
-    )
+    options: dict[str, Any] = {
+        "http": HeaderDeadlineProtocol,
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_level": log_level,
+        "proxy_headers": False,
+        "access_log": False,  # cdrstore.access writes one JSON line a request instead
+        "ws": "none",  # no WebSocket here: an upgrade request is answered as plain HTTP
+        "log_config": _log_config(),
+    }
+    if workers > 1 and reuse_port_available():
+        run_workers(uvicorn.Config("cdrstore.api.app:create_app", **options))
+    else:
+        uvicorn.run("cdrstore.api.app:create_app", **options)
 
 
 def _check_port_free(host: str, port: int) -> None:

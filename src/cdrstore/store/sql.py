@@ -129,8 +129,24 @@ class SqlRecords(RecordStore):
         self.engine = engine
 
     @abstractmethod
-    def _reading(self) -> AbstractContextManager[Any]:
-        """A cursor inside one read transaction (one snapshot for every query in it)."""
+    def _reading(self, statements: int = 2) -> AbstractContextManager[Any]:
+        """A cursor inside one read transaction (one snapshot for every query in it); a backend
+        may spare the transaction when the caller runs one statement only (`statements=1`)."""
+
+    def _page_sql(self, where: str) -> str:
+        """The page's documents, from the key at OFFSET on: picked in the narrow index first, then
+        fetched (a deferred join), as SQLite computes every column of the rows OFFSET skips."""
+        mark = self.mark
+        return (
+            f"SELECT doc FROM calls WHERE app_id = {mark} AND (call_date, id) IN"
+            f" (SELECT call_date, id FROM calls WHERE {where}{ORDER} LIMIT {mark} OFFSET {mark})"
+            + ORDER
+        )
+
+    def _page_params(
+        self, app_id: str, params: list[Any], limit: int, offset: int
+    ) -> tuple[Any, ...]:
+        return (app_id, *params, limit, offset)
 
     def _streaming_cursor(self, cursor: Any) -> Any:
         """A second cursor in the same transaction, for a result read only until enough is seen."""
@@ -293,7 +309,9 @@ class SqlRecords(RecordStore):
             return self._number_page(app_id, query)
         mark = self.mark
         filters = Filters(app_id, query, mark)
-        with self._reading() as cursor:
+        # A page that needs no counts is one statement, consistent on its own.
+        statements = 1 if query.offset < self.seek_min_offset else 2
+        with self._reading(statements) as cursor:
             start = seek(
                 query,
                 lambda lo, hi: count_range(cursor, filters, lo, hi),
@@ -306,10 +324,8 @@ class SqlRecords(RecordStore):
                 return Page([], False)
             where, params = filters.between(start[0], query.end_ms)
             cursor.execute(
-                f"SELECT doc FROM calls WHERE app_id = {mark} AND (call_date, id) IN"
-                f" (SELECT call_date, id FROM calls WHERE {where}{ORDER} LIMIT {mark} OFFSET {mark})"
-                + ORDER,
-                (app_id, *params, query.limit + 1, start[1]),
+                self._page_sql(where),
+                self._page_params(app_id, params, query.limit + 1, start[1]),
             )
             docs = [bytes(row[0]) for row in cursor.fetchall()]
         return Page(docs[: query.limit], len(docs) > query.limit)

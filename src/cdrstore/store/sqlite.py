@@ -141,7 +141,7 @@ class SqliteRecords(SqlRecords):
             yield SqliteWriter(cursor, app_id)
 
     @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Cursor]:
+    def _reading(self, statements: int = 2) -> Iterator[sqlite3.Cursor]:
         """One read transaction: every query in it sees the same snapshot."""
         with self.engine.connect() as connection, connection.begin():
             cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
