@@ -16,6 +16,7 @@ from .follow import follow_cli
 from .helptext import tidy_help
 from .mirror import mirror
 from .serve import serve
+from .webhooks import webhooks_cli
 
 tidy_help()
 
@@ -37,6 +38,7 @@ app.add_typer(db_cli, name="db")
 app.add_typer(retention_cli, name="retention")
 app.add_typer(calls_cli, name="calls")
 app.add_typer(follow_cli, name="follow")
+app.add_typer(webhooks_cli, name="webhooks")
 
 
 def _print_version(given: bool) -> None:
@@ -74,6 +76,8 @@ EXTRA_OF_PACKAGE: Final = {
     "psycopg_pool": "postgresql",
     "pyarrow": "parquet",
     "redis": "redis",
+    "cryptography": "server",
+    "standardwebhooks": "server",
 }
 
 

@@ -1,6 +1,7 @@
 """Storage: `Store` holds, over one database, an app's records (`records`, one module per backend),
-apps and tokens (`accounts`) and the rate-limit windows (`windows`). Only this package knows a
-database driver; its public methods raise nothing but `errors.StoreError`s."""
+apps and tokens (`accounts`), webhook subscriptions and deliveries (`webhooks`) and the rate-limit
+windows (`windows`). Only this package knows a database driver; its public methods raise nothing
+but `errors.StoreError`s."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .errors import (
     UnsupportedDatabase,
     translating,
 )
+from .webhooks import Delivery, NewDelivery, Outcome, Subscription, WebhookStore
 from .windows import WindowCounter
 
 
@@ -38,6 +40,7 @@ class Store:
         self.engine = engine
         self.records = records
         self.accounts = AccountStore(engine)
+        self.webhooks = WebhookStore(engine)
         self.windows = windows
         # An embedded database brings its own schema up to date when opened (zero set-up); a
         # server's is upgraded by its operator (`cdrstore db upgrade`) when a version is deployed.
@@ -92,7 +95,10 @@ __all__ = [
     "App",
     "AppExists",
     "BatchWriter",
+    "Delivery",
     "IngestSummary",
+    "NewDelivery",
+    "Outcome",
     "Page",
     "RecordStore",
     "RemovedApp",
@@ -102,9 +108,11 @@ __all__ = [
     "StoreError",
     "StoreFault",
     "StoreUnavailable",
+    "Subscription",
     "TokenInfo",
     "UnknownApp",
     "UnsupportedDatabase",
+    "WebhookStore",
     "WindowCounter",
     "open_store",
     "redact_url",
