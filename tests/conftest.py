@@ -93,8 +93,8 @@ def postgres_url() -> Iterator[str]:
 def empty_postgres(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE apps, tokens, calls, call_ids, call_counts, source_positions,"
-            " webhook_subscriptions, webhook_deliveries, webhook_lease CASCADE"
+            "TRUNCATE apps, tokens, calls, call_ids, call_counts, source_positions, change_log,"
+            " change_heads, webhook_subscriptions, webhook_deliveries, webhook_lease CASCADE"
         )
 
 
@@ -199,7 +199,8 @@ def cli(tmp_path: Path, db_url: str):
 
 # --- every statement that touches app data names one app (Citus-ready, docs/scale-out.md) -------------------
 APP_TABLES = re.compile(
-    r"\b(calls|call_ids|call_counts|calls_y\d{4}m\d\d|webhook_deliveries)\b", re.IGNORECASE
+    r"\b(calls|call_ids|call_counts|change_log|change_heads|calls_y\d{4}m\d\d|webhook_deliveries)\b",
+    re.IGNORECASE,
 )
 NOT_DATA = re.compile(
     r"^\s*(CREATE|ALTER|DROP|TRUNCATE|ANALYZE|PRAGMA|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|SET)\b",

@@ -9,7 +9,7 @@ from sqlalchemy import String, text
 from cdrstore.ops.accounts import ensure_app
 from cdrstore.record import CALL_TYPES, STATUSES
 from cdrstore.store import open_store, schema
-from cdrstore.store.codes import CALL_TYPE_CODES, STATUS_CODES
+from cdrstore.store.codes import CALL_TYPE_CODES, CHANGE_OP_CODES, STATUS_CODES
 from cdrstore.store.migrate import schema_differences
 from cdrstore.validation import decode_record
 from tests.conftest import record
@@ -58,6 +58,7 @@ def test_stored_codes_are_frozen():
         "Call Failed": 7,
     }
     assert set(CALL_TYPE_CODES) == set(CALL_TYPES) and set(STATUS_CODES) == set(STATUSES)
+    assert CHANGE_OP_CODES == {"insert": 0, "update": 1, "delete": 2}  # change_log.op
 
 
 def test_rows_are_stored_with_the_frozen_codes(store):

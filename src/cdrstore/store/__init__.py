@@ -11,7 +11,16 @@ from sqlalchemy.engine import Engine, make_url
 from ..record import IngestSummary
 from . import migrate
 from .accounts import AccountStore
-from .base import App, BatchWriter, Page, RecordStore, RemovedApp, RetentionReport, TokenInfo
+from .base import (
+    App,
+    BatchWriter,
+    Change,
+    Page,
+    RecordStore,
+    RemovedApp,
+    RetentionReport,
+    TokenInfo,
+)
 from .errors import (
     AppExists,
     SchemaNotCurrent,
@@ -95,6 +104,7 @@ __all__ = [
     "App",
     "AppExists",
     "BatchWriter",
+    "Change",
     "Delivery",
     "IngestSummary",
     "NewDelivery",

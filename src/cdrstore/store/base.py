@@ -8,7 +8,7 @@ windows of `windows.py`. `Store` (in `__init__`) holds one of each over one data
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -59,6 +59,17 @@ class RetentionReport:
 
 
 @dataclass(frozen=True)
+class Change:
+    """One entry of an app's change log, as read back."""
+
+    position: int
+    op: str  # "insert" | "update" | "delete"
+    id: str
+    doc: bytes | None  # the record's canonical JSON as it is now; None: a delete, or deleted since
+    logged_at: int  # epoch ms
+
+
+@dataclass(frozen=True)
 class RemovedApp:
     """What `delete_app` removed with the app."""
 
@@ -104,6 +115,10 @@ class RecordStore(ABC):
         "apply_retention",
         "refresh_statistics",
         "delete_app",
+        "changes",
+        "change_bounds",
+        "trim_changes",
+        "erase",
     )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -152,3 +167,22 @@ class RecordStore(ABC):
     @abstractmethod
     def refresh_statistics(self) -> None:
         """Bring the query planner's picture of the data up to date after a bulk load."""
+
+    @abstractmethod
+    def changes(self, app_id: str, after: int, limit: int) -> list[Change]:
+        """The app's change log entries at positions > after, ascending, at most `limit`, each
+        with its record's document as it is at the time of reading."""
+
+    @abstractmethod
+    def change_bounds(self, app_id: str) -> tuple[int, int]:
+        """(trimmed through, head): every position up to the first is gone; the second is the last
+        position handed out. (0, 0) for an app that has logged nothing."""
+
+    @abstractmethod
+    def trim_changes(self, cutoff_ms: int) -> int:
+        """Drop every app's change log entries logged before the cutoff; how many went."""
+
+    @abstractmethod
+    def erase(self, app_id: str, matches: Callable[[bytes], bool], *, dry_run: bool) -> list[str]:
+        """Remove the app's records whose stored document `matches`, in one transaction that
+        logs their deletes; their ids, sorted (on a dry run: what would go, removing nothing)."""

@@ -1,4 +1,4 @@
-"""How `callType` and `status` are stored: a small integer each, fixed here for ever.
+"""How `callType`, `status` and a change log entry's op are stored: a small integer each, fixed here for ever.
 
 Stored rows carry these numbers, so a code once given never changes meaning; a new value gets a new
 number. A test freezes both maps (`tests/store/test_schema.py`).
@@ -19,3 +19,8 @@ STATUS_CODES: Final[dict[str, int]] = {
     "Unreachable": 6,
     "Call Failed": 7,
 }
+
+# What a change log entry records. The feed serves insert and update alike as "upsert"; call
+# events need to tell them apart.
+CHANGE_OP_CODES: Final[dict[str, int]] = {"insert": 0, "update": 1, "delete": 2}
+CHANGE_OPS: Final[dict[int, str]] = {code: op for op, code in CHANGE_OP_CODES.items()}

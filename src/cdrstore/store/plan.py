@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..record import IngestSummary, StoredRecord
-from .codes import CALL_TYPE_CODES, STATUS_CODES
+from .codes import CALL_TYPE_CODES, CHANGE_OP_CODES, STATUS_CODES
 from .paging import bucket_of
 
 
@@ -42,6 +42,14 @@ class BatchPlan:
         """(bucket, call type, status, change) of every count that moves, in key order (so that
         concurrent writers lock count rows in the same order)."""
         return sorted((*key, n) for key, n in self.deltas.items() if n)
+
+    def change_entries(self) -> list[tuple[int, str]]:
+        """The change log entries this batch makes, (op code, id) in id order: an insert for each
+        new record, an update for each changed one; an unchanged record makes none."""
+        insert, update = CHANGE_OP_CODES["insert"], CHANGE_OP_CODES["update"]
+        entries = [(insert, c.record.id) for c in self.new]
+        entries += [(update, c.record.id) for c, _ in self.changed]
+        return sorted(entries, key=lambda entry: entry[1])
 
     def summary(self, received: int) -> IngestSummary:
         return IngestSummary(received, len(self.new), len(self.changed), self.unchanged)

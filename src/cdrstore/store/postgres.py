@@ -10,6 +10,9 @@
   with INSERT ... ON CONFLICT DO NOTHING in id order (a concurrent writer of the same id waits, then
   sees it as existing), existing ones are locked in id order, so two writers never both insert an id
   and never deadlock on identities; a deadlock or serialization failure elsewhere is retried.
+- The change log entries a transaction makes wait in a temporary table until it commits; only then
+  are the app's positions taken (`changelog.take_positions`), so the head row is the last lock a
+  writer takes and is held for the shortest time, however many batches the transaction writes.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine, make_url
 
 from ..record import IngestSummary, StoredRecord
-from . import Store
+from . import Store, changelog
 from .base import BatchWriter, SourcePosition, write_batch
 from .codes import CALL_TYPE_CODES, STATUS_CODES
 from .errors import register_driver
@@ -98,6 +101,11 @@ def _stage_ddl() -> str:
 
 
 STAGE_DDL: Final = _stage_ddl()
+# A transaction's change log entries until it commits, in the order logged (`seq` from 0).
+PENDING_DDL: Final = (
+    "CREATE TEMP TABLE IF NOT EXISTS pending_changes"
+    ' (seq bigint, op smallint, id text COLLATE "C") ON COMMIT DELETE ROWS'
+)
 
 
 class PostgresWriter(BatchWriter):
@@ -107,6 +115,7 @@ class PostgresWriter(BatchWriter):
         self.store = store
         self.connection = connection
         self.app_id = app_id
+        self.pending = 0  # change log entries waiting in pending_changes
 
     def write(self, records: Sequence[StoredRecord]) -> IngestSummary:
         if not records:
@@ -121,7 +130,34 @@ class PostgresWriter(BatchWriter):
             plan = plan_batch(ordered, stored)
             stale = [i for i in existing if i not in stored]
             self._apply(cur, plan, stale, len(ordered))
+            self._hold_changes(cur, plan.change_entries())
         return plan.summary(len(records))
+
+    def _hold_changes(self, cur: psycopg.Cursor[Any], entries: list[changelog.Entry]) -> None:
+        if not entries:
+            return
+        cur.execute(PENDING_DDL)
+        cur.execute(
+            "INSERT INTO pending_changes (seq, op, id)"
+            " SELECT %s + n - 1, op, id FROM unnest(%s::smallint[], %s::text[])"
+            " WITH ORDINALITY AS t(op, id, n)",
+            (self.pending, [e[0] for e in entries], [e[1] for e in entries]),
+        )
+        self.pending += len(entries)
+
+    def log_changes(self) -> None:
+        """Take the app's positions for the entries held and log them: the transaction's last
+        step before it commits."""
+        if not self.pending:
+            return
+        with self.connection.cursor() as cur:
+            first = changelog.take_positions(cur, "%s", self.app_id, self.pending)
+            cur.execute(
+                "INSERT INTO change_log (app_id, position, op, id, logged_at)"
+                " SELECT %s, %s + seq, op, id, %s FROM pending_changes ORDER BY seq",
+                (self.app_id, first, changelog.now_ms()),
+            )
+        self.pending = 0
 
     def keep_position(self, source: str, position: str) -> None:
         with self.connection.cursor() as cur:
@@ -209,6 +245,13 @@ def _stage(cur: psycopg.Cursor[Any], ordered: Sequence[StoredRecord]) -> None:
 
 class PostgresRecords(SqlRecords):
     mark = "%s"
+    # The document through the record's identity, which says which partition holds it.
+    changes_sql = (
+        "SELECT l.position, l.op, l.id, c.doc, l.logged_at FROM change_log l"
+        " LEFT JOIN call_ids i ON i.app_id = l.app_id AND i.id = l.id"
+        " LEFT JOIN calls c ON c.app_id = i.app_id AND c.call_date = i.call_date AND c.id = i.id"
+        " WHERE l.app_id = %s AND l.position > %s ORDER BY l.position LIMIT %s"
+    )
     lock_app_to_write = " FOR SHARE"
     lock_app_to_delete = " FOR UPDATE"
 
@@ -276,7 +319,9 @@ class PostgresRecords(SqlRecords):
             try:
                 with conn.cursor() as cursor:
                     self._require_app(cursor, app_id, self.lock_app_to_write)
-                yield PostgresWriter(self, conn, app_id)
+                writer = PostgresWriter(self, conn, app_id)
+                yield writer
+                writer.log_changes()
                 conn.commit()
             except BaseException:
                 conn.rollback()
@@ -347,9 +392,24 @@ class PostgresRecords(SqlRecords):
     def _delete_identities(self, cursor: Any, app_id: str) -> None:
         cursor.execute("DELETE FROM call_ids WHERE app_id = %s", (app_id,))
 
-    def _expire_identities(self, cursor: Any, app_id: str, cutoff_ms: int) -> None:
+    def _expire_identities(self, cursor: Any, app_id: str, cutoff_ms: int) -> list[str]:
+        # From the identities, not the records: an identity left by a partition detached but not
+        # yet dropped (retention stopped half-way) still gets its delete logged.
         cursor.execute(
-            "DELETE FROM call_ids WHERE app_id = %s AND call_date < %s", (app_id, cutoff_ms)
+            "DELETE FROM call_ids WHERE app_id = %s AND call_date < %s RETURNING id",
+            (app_id, cutoff_ms),
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+    def _erase_rows(self, cursor: Any, app_id: str, keys: list[tuple[int, str]]) -> None:
+        cursor.execute(
+            "DELETE FROM calls WHERE app_id = %s AND (call_date, id) IN"
+            " (SELECT * FROM unnest(%s::bigint[], %s::text[]))",
+            (app_id, [k[0] for k in keys], [k[1] for k in keys]),
+        )
+        cursor.execute(
+            "DELETE FROM call_ids WHERE app_id = %s AND id = ANY(%s)",
+            (app_id, [k[1] for k in keys]),
         )
 
     def _drop_partitions(
@@ -379,15 +439,20 @@ class PostgresRecords(SqlRecords):
                 finally:
                     conn.autocommit = False
             with self._writing() as cur:
-                for app_id in apps:
+                for app_id in sorted(apps):
                     cur.execute(
-                        "DELETE FROM call_ids WHERE app_id = %s AND call_date >= %s AND call_date < %s",
+                        "DELETE FROM call_ids WHERE app_id = %s AND call_date >= %s"
+                        " AND call_date < %s RETURNING id",
                         (app_id, lo, hi),
                     )
+                    gone = [row[0] for row in cur.fetchall()]
                     cur.execute(
                         "DELETE FROM call_counts WHERE app_id = %s AND bucket >= %s AND bucket < %s",
                         (app_id, lo_bucket, hi_bucket),
                     )
+                    # The month's records went with the partition: their deletes are logged
+                    # from their identities, in the transaction that forgets those.
+                    changelog.append_changes(cur, "%s", app_id, changelog.deletes(gone))
                 cur.execute(f"DROP TABLE {name}")
         self._partitions = set()
         return [p[0] for p in expired], by_app, (expired[-1][2] if expired else None)

@@ -198,3 +198,32 @@ webhook_lease = Table(
     Column("holder", String(120), nullable=False),
     Column("expires_at", BigInteger, nullable=False),  # epoch ms
 )
+
+# The change log: one entry for every insert, every update that changes a record and every delete,
+# written in the same transaction as the records. `position` counts up per app, handed out by the
+# app's row in `change_heads` as the last step of a write, so positions commit in order
+# ([Architecture](architecture.md#the-change-log)). The entry names the record; its document is
+# joined from `calls` when the log is read.
+change_log = Table(
+    "change_log",
+    metadata,
+    Column("app_id", text_key(APP_ID_LENGTH), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("op", SmallInteger, nullable=False),  # codes.CHANGE_OP_CODES
+    Column("id", text_key(RECORD_ID_MAX_LENGTH), nullable=False),
+    Column("logged_at", BigInteger, nullable=False),  # UTC epoch milliseconds
+    PrimaryKeyConstraint("app_id", "position", name="change_log_pkey"),
+    Index("change_log_by_time", "app_id", "logged_at"),
+    sqlite_with_rowid=False,
+)
+
+# Per app: the last position handed out, and the last one trimmed away (a cursor before it has
+# lost entries: the feed answers 410).
+change_heads = Table(
+    "change_heads",
+    metadata,
+    Column("app_id", text_key(APP_ID_LENGTH), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("trimmed_through", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)

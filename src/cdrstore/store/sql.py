@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from ..query import PageQuery
-from .base import Page, RecordStore, RemovedApp, RetentionReport
+from . import changelog
+from .base import Change, Page, RecordStore, RemovedApp, RetentionReport
 from .codes import CALL_TYPE_CODES, STATUS_CODES
 from .errors import UnknownApp
 from .paging import SEEK_MIN_OFFSET, bucket_of, seek
@@ -117,8 +119,18 @@ class SqlRecords(RecordStore):
         the end of the last one (None if none)."""
         return [], {}, None
 
-    def _expire_identities(self, cursor: Any, app_id: str, cutoff_ms: int) -> None:
-        """Forget the identities of expired records, where the backend keeps them apart."""
+    @abstractmethod
+    def _expire_identities(self, cursor: Any, app_id: str, cutoff_ms: int) -> list[str]:
+        """The ids of the app's records older than the cutoff, called before they are deleted;
+        forgotten here where the backend keeps identities apart."""
+
+    @abstractmethod
+    def _erase_rows(self, cursor: Any, app_id: str, keys: list[tuple[int, str]]) -> None:
+        """Delete these (call_date, id) records of the app, identities included."""
+
+    # The app's log entries after a position, each with its record's document if it exists
+    # (parameters: app, position, limit).
+    changes_sql = ""
 
     def _delete_identities(self, cursor: Any, app_id: str) -> None:
         """Forget every identity of the app, where the backend keeps them apart."""
@@ -143,6 +155,8 @@ class SqlRecords(RecordStore):
             records = max(cursor.rowcount, 0)
             cursor.execute(f"DELETE FROM call_counts WHERE app_id = {mark}", (app_id,))
             self._delete_identities(cursor, app_id)
+            cursor.execute(f"DELETE FROM change_log WHERE app_id = {mark}", (app_id,))
+            cursor.execute(f"DELETE FROM change_heads WHERE app_id = {mark}", (app_id,))
             cursor.execute(f"DELETE FROM webhook_deliveries WHERE app_id = {mark}", (app_id,))
             cursor.execute(f"DELETE FROM webhook_subscriptions WHERE app_id = {mark}", (app_id,))
             cursor.execute(f"DELETE FROM tokens WHERE app_id = {mark}", (app_id,))
@@ -182,12 +196,57 @@ class SqlRecords(RecordStore):
                 removed[app] = removed.get(app, 0) + n
         for app in app_ids:
             with self._writing() as cursor:
+                gone = [] if dry_run else self._expire_identities(cursor, app, cutoff_ms)
                 removed[app] += expire_rows(
                     cursor, app, cutoff_ms, self.mark, dry_run, counted_before if dry_run else None
                 )
-                if not dry_run:
-                    self._expire_identities(cursor, app, cutoff_ms)
+                changelog.append_changes(cursor, self.mark, app, changelog.deletes(gone))
         return RetentionReport(cutoff_ms, dry_run, removed, dropped)
+
+    def changes(self, app_id: str, after: int, limit: int) -> list[Change]:
+        with self._reading() as cursor:
+            cursor.execute(self.changes_sql, (app_id, after, limit))
+            return changelog.to_changes(cursor.fetchall())
+
+    def change_bounds(self, app_id: str) -> tuple[int, int]:
+        with self._reading() as cursor:
+            return changelog.bounds(cursor, self.mark, app_id)
+
+    def trim_changes(self, cutoff_ms: int) -> int:
+        with self._reading() as cursor:
+            cursor.execute("SELECT app_id FROM apps ORDER BY app_id")
+            app_ids = [row[0] for row in cursor.fetchall()]
+        removed = 0
+        for app_id in app_ids:  # one app a transaction: every statement names its app
+            with self._writing() as cursor:
+                removed += changelog.trim(cursor, self.mark, app_id, cutoff_ms)
+        return removed
+
+    def erase(self, app_id: str, matches: Callable[[bytes], bool], *, dry_run: bool) -> list[str]:
+        mark = self.mark
+        with self._writing() as cursor:
+            # The app's row locked as `delete_app` locks it: writers of the app wait, so no record
+            # changes between reading and deleting.
+            self._require_app(cursor, app_id, self.lock_app_to_delete)
+            cursor.execute(
+                f"SELECT call_date, id, call_type, status, doc FROM calls WHERE app_id = {mark}",
+                (app_id,),
+            )
+            hits = []
+            while rows := cursor.fetchmany(2_000):
+                hits += [(d, i, t, s) for d, i, t, s, doc in rows if matches(bytes(doc))]
+            ids = sorted(i for _, i, _, _ in hits)
+            if dry_run or not hits:
+                return ids
+            self._erase_rows(cursor, app_id, [(d, i) for d, i, _, _ in hits])
+            counts = Counter((bucket_of(d), t, s) for d, _, t, s in hits)
+            cursor.executemany(
+                f"UPDATE call_counts SET n = n - {mark} WHERE app_id = {mark} AND bucket = {mark}"
+                f" AND call_type = {mark} AND status = {mark}",
+                [(n, app_id, *key) for key, n in sorted(counts.items())],
+            )
+            changelog.append_changes(cursor, mark, app_id, changelog.deletes(ids))
+        return ids
 
     def page(self, app_id: str, query: PageQuery) -> Page:
         mark = self.mark

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 
 from ..record import IngestSummary, StoredRecord
-from . import Store
+from . import Store, changelog
 from .base import BatchWriter
 from .errors import register_driver
 from .plan import StoredRow, plan_batch
@@ -87,6 +87,8 @@ class SqliteWriter(BatchWriter):
             " ON CONFLICT (app_id, bucket, call_type, status) DO UPDATE SET n = n + excluded.n",
             [(app_id, *change) for change in plan.count_changes()],
         )
+        # One writer holds the database at a time: positions taken here commit in their order.
+        changelog.append_changes(cursor, "?", app_id, plan.change_entries())
         return plan.summary(len(records))
 
     def keep_position(self, source: str, position: str) -> None:
@@ -95,6 +97,23 @@ class SqliteWriter(BatchWriter):
 
 class SqliteRecords(SqlRecords):
     mark = "?"
+    changes_sql = (
+        "SELECT l.position, l.op, l.id, c.doc, l.logged_at FROM change_log AS l"
+        " LEFT JOIN calls AS c ON c.app_id = l.app_id AND c.id = l.id"
+        " WHERE l.app_id = ? AND l.position > ? ORDER BY l.position LIMIT ?"
+    )
+
+    def _expire_identities(self, cursor: sqlite3.Cursor, app_id: str, cutoff_ms: int) -> list[str]:
+        cursor.execute(
+            "SELECT id FROM calls WHERE app_id = ? AND call_date < ?", (app_id, cutoff_ms)
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+    def _erase_rows(self, cursor: sqlite3.Cursor, app_id: str, keys: list[tuple[int, str]]) -> None:
+        cursor.executemany(
+            "DELETE FROM calls WHERE app_id = ? AND call_date = ? AND id = ?",
+            [(app_id, *key) for key in keys],
+        )
 
     def refresh_statistics(self) -> None:
         # Nothing: these queries are planned from the indexes alone (measured fast without
