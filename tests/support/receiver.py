@@ -30,6 +30,7 @@ class Receiver:
     def __init__(self) -> None:
         self.challenge = "echo"  # echo, wrong, status500, slow, not-json
         self.status = 200  # the answer to an event
+        self.statuses: list[int] = []  # answers to the next events, before `status` again
         self.retry_after: str | None = None
         self.slow_seconds = 0.0  # an event's answer comes this late
         self.events: list[Received] = []
@@ -47,6 +48,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms stall
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -61,8 +63,10 @@ class Receiver:
                     receiver.events.append(Received(dict(self.headers), body, time.time()))
                 if receiver.slow_seconds:
                     time.sleep(receiver.slow_seconds)
+                with receiver.lock:
+                    status = receiver.statuses.pop(0) if receiver.statuses else receiver.status
                 extra = {"Retry-After": receiver.retry_after} if receiver.retry_after else {}
-                receiver.send(self, receiver.status, b'{"code":0}', extra)
+                receiver.send(self, status, b'{"code":0}', extra)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi.config import OpenAPIConfig
@@ -12,7 +9,6 @@ from litestar.openapi.plugins import JsonRenderPlugin
 
 from .. import __version__, contract
 from ..ops.database import open_database
-from ..ops.delivery import DeliveryOptions, Observer, deliver_forever
 from ..settings import Settings
 from ..store import Store
 from .accesslog import AccessLog
@@ -23,7 +19,7 @@ from .errors import EXCEPTION_HANDLERS
 from .head import HeadAsGet
 from .headers import add_headers
 from .health import healthz, readyz
-from .metrics import count_webhook_attempt, metrics, set_webhook_backlog
+from .metrics import metrics
 from .openapi import COMPONENTS, document, openapi_json
 from .ratelimit import RateLimiter, shared_counter
 from .sources import post_freeswitch_cdr
@@ -37,26 +33,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     # Readiness, not start-up, reports a server database whose schema is behind.
     store = store or open_database(settings.database_url, require_current=False)
 
-    delivery: list[asyncio.Task[None]] = []
-
     def close_store() -> None:
         if owned:
             store.close()
-
-    def start_delivery() -> None:
-        """The webhook delivery loop, in every worker: the one holding the lease delivers."""
-        if settings.webhook_delivery:
-            options = DeliveryOptions(
-                settings.webhooks_allow_private, settings.webhooks_horizon, settings.database_url
-            )
-            observer = Observer(count_webhook_attempt, set_webhook_backlog)
-            delivery.append(asyncio.create_task(deliver_forever(store, options, observer)))
-
-    async def stop_delivery() -> None:
-        for task in delivery:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     limiter = RateLimiter(settings.rate_limit_per_minute, shared_counter(store, settings.redis_url))
     openapi = OpenAPIConfig(
@@ -97,8 +76,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi,
         cors_config=cors,
-        on_startup=[start_delivery],
-        on_shutdown=[stop_delivery, close_store],
+        on_shutdown=[close_store],
         before_send=[add_headers],
         request_max_body_size=contract.BATCH_MAX_BYTES,
         debug=False,

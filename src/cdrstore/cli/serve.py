@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -97,9 +99,24 @@ def _serve(
     )
     from ..api.protocol import HeaderDeadlineProtocol  # reads its timeout from the environment
 
+    delivery = _start_delivery() if settings.webhook_delivery else None
+    try:
+        _run_uvicorn(uvicorn, HeaderDeadlineProtocol, host, port, workers, log_level)
+    finally:
+        if delivery is not None:
+            delivery.terminate()
+            try:
+                delivery.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                delivery.kill()
+
+
+def _run_uvicorn(
+    uvicorn: Any, protocol: Any, host: str, port: int, workers: int, log_level: str
+) -> None:
     uvicorn.run(
         "cdrstore.api.app:create_app",
-        http=HeaderDeadlineProtocol,
+        http=protocol,
         factory=True,
         host=host,
         port=port,
@@ -110,6 +127,26 @@ def _serve(
         ws="none",  # no WebSocket here: an upgrade request is answered as plain HTTP
         log_config=_log_config(),
     )
+
+
+def _start_delivery() -> subprocess.Popen[bytes]:
+    """The webhook delivery loop (`cdrstore webhooks run`) in a process of its own, apart from the
+    workers that answer requests, with the settings they read; it stops with this process, killed
+    or not (Linux: the kernel's parent-death signal). While no subscription is enabled it only
+    looks for one every few seconds; where several servers share a database, one delivers (a lease)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "cdrstore", "webhooks", "run", "--quiet"],
+        stdout=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+    )
+
+
+def _die_with_parent() -> None:
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _check_port_free(host: str, port: int) -> None:

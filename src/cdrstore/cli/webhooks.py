@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -14,6 +14,10 @@ from ..contract import WEBHOOK_KINDS
 from .admin import print_json_lines
 from .common import EXIT_USAGE, DbOption, chosen_database, err, fail, out, plural, refusals
 from .database import open_db
+
+if TYPE_CHECKING:
+    from ..ops.delivery import DeliveryOptions
+    from ..store import Store
 
 webhooks_cli = typer.Typer(
     help="Webhook subscriptions and deliveries: list, retry, replay, rotate a secret, deliver.",
@@ -215,12 +219,16 @@ def webhooks_key() -> None:
 
 
 @webhooks_cli.command("run")
-def webhooks_run(db: DbOption = None) -> None:
-    """Deliver webhooks until stopped (Ctrl-C), apart from `cdrstore serve`; settings from the
-    environment (CDRSTORE_WEBHOOKS_*). Where several run, one delivers at a time (a lease)."""
+def webhooks_run(
+    quiet: Annotated[bool, typer.Option("--quiet", help="Say nothing when starting.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Deliver webhooks until stopped (Ctrl-C, SIGTERM), apart from `cdrstore serve` (which runs
+    this itself unless --no-webhook-delivery); settings from the environment (CDRSTORE_WEBHOOKS_*).
+    Where several run on one database, one delivers at a time (a lease)."""
     import anyio
 
-    from ..ops.delivery import DeliveryOptions, deliver_forever
+    from ..ops.delivery import DeliveryOptions
     from ..settings import Settings
 
     url = chosen_database(db)
@@ -230,11 +238,31 @@ def webhooks_run(db: DbOption = None) -> None:
         raise fail(str(exc), EXIT_USAGE) from None
     store = open_db(db)
     options = DeliveryOptions(settings.webhooks_allow_private, settings.webhooks_horizon, url)
-    err.print("delivering webhooks (Ctrl-C to stop)")
+    if not quiet:
+        err.print("delivering webhooks (Ctrl-C to stop)")
     try:
-        anyio.run(deliver_forever, store, options, None)
-    except KeyboardInterrupt:
-        err.print("stopped")
-        raise typer.Exit(130) from None
+        anyio.run(_deliver_until_signalled, store, options, settings.metrics)
     finally:
         store.close()
+
+
+async def _deliver_until_signalled(store: Store, options: DeliveryOptions, metrics: bool) -> None:
+    """Deliver until SIGINT or SIGTERM, then let the lease go (the next holder need not wait for
+    it to expire)."""
+    import signal
+
+    import anyio
+
+    from ..ops.delivery import Observer, deliver_forever
+
+    observer = None
+    if metrics:  # counted where `serve`'s /metrics adds up every process's values
+        from ..api.metrics import count_webhook_attempt, set_webhook_backlog
+
+        observer = Observer(count_webhook_attempt, set_webhook_backlog)
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(deliver_forever, store, options, observer)
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                tasks.cancel_scope.cancel()
+                break

@@ -54,6 +54,10 @@ IDLE_POLL_S: Final = 0.1  # a subscription with nothing to send looks again this
 CHANGES_BATCH: Final = 500
 QUEUE_READ: Final = 100
 SENDS_AT_ONCE: Final = 64
+# The outcomes of consecutive attempts are written together, at most this many or this long after
+# the first: what a crash can send twice (the sent events whose outcome was not yet written).
+OUTCOMES_AT_ONCE: Final = 20
+OUTCOMES_EVERY_S: Final = 0.05
 DB_THREADS: Final = 4
 RETRY_BASE_S: Final = 1.0
 RETRY_CAP_S: Final = 1800.0
@@ -174,17 +178,35 @@ class SubscriptionWorker:
         if not queue:
             await anyio.sleep(IDLE_POLL_S)
             return
-        for delivery in queue:
-            wait = (delivery.next_attempt_at - now_ms()) / 1000
-            if wait > 0:
-                await anyio.sleep(min(wait, 1.0))  # look again soon: a retry command may come
-                return
-            outcome = await self._attempt(client, url, signer, delivery)
-            await self.loop.db(
-                self.loop.store.webhooks.record_outcome, *self.key, delivery.position, outcome
-            )
-            if outcome.state == PENDING:
-                return  # in order: nothing after it goes before it
+        outcomes: list[tuple[int, Outcome]] = []
+        written = time.monotonic()
+        try:
+            for delivery in queue:
+                wait = (delivery.next_attempt_at - now_ms()) / 1000
+                if wait > 0:
+                    await self._write(outcomes)
+                    await anyio.sleep(min(wait, 1.0))  # look again soon: a retry may be asked
+                    return
+                outcome = await self._attempt(client, url, signer, delivery)
+                outcomes.append((delivery.position, outcome))
+                if outcome.state == PENDING:
+                    return  # in order: nothing after it goes before it
+                if (
+                    len(outcomes) >= OUTCOMES_AT_ONCE
+                    or time.monotonic() - written > OUTCOMES_EVERY_S
+                ):
+                    await self._write(outcomes)
+                    written = time.monotonic()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._write(outcomes)
+
+    async def _write(self, outcomes: list[tuple[int, Outcome]]) -> None:
+        """Write down what the last attempts gave, in one transaction (emptying the list)."""
+        if outcomes:
+            done = list(outcomes)
+            outcomes.clear()
+            await self.loop.db(self.loop.store.webhooks.record_outcomes, *self.key, done)
 
     async def _refill(self) -> bool:
         through = await self.loop.db(enqueue_changes, self.loop.store, self.sub)

@@ -106,18 +106,29 @@ def refusal(address: IPAddress) -> str | None:
     return None
 
 
-async def resolve(url: httpx.URL, allow_private: bool) -> list[str]:
-    """The addresses to connect to for this URL, each one checked (TargetRefused if any is not
-    allowed; SendFailed if the name does not resolve)."""
-    host = url.raw_host.decode("ascii")
-    port = url.port or (443 if url.scheme == "https" else 80)
+async def _addresses(host: str, port: int) -> list[str]:
+    """What the host resolves to now (itself, if an address)."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
             host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
         )
     except OSError as exc:
         raise SendFailed(f"cannot resolve {host}: {exc.strerror or exc}") from None
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    found = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not found:
+        raise SendFailed(f"cannot resolve {host}: no address")
+    return found
+
+
+async def resolve(url: httpx.URL, allow_private: bool) -> list[str]:
+    """The addresses to connect to for this URL, each one checked (TargetRefused if any is not
+    allowed; SendFailed if the name does not resolve)."""
+    host = url.raw_host.decode("ascii")
+    addresses = await _addresses(host, url.port or (443 if url.scheme == "https" else 80))
     if not allow_private:
         for text in addresses:
             reason = refusal(ipaddress.ip_address(text.partition("%")[0]))
@@ -127,8 +138,6 @@ async def resolve(url: httpx.URL, allow_private: bool) -> list[str]:
                     f"url refused: {shown} is a {reason} address (receivers must be public;"
                     " CDRSTORE_WEBHOOKS_ALLOW_PRIVATE=1 allows private ones)"
                 )
-    if not addresses:
-        raise SendFailed(f"cannot resolve {host}: no address")
     return addresses
 
 
