@@ -131,22 +131,29 @@ def _run_uvicorn(
 
 def _start_delivery() -> subprocess.Popen[bytes]:
     """The webhook delivery loop (`cdrstore webhooks run`) in a process of its own, apart from the
-    workers that answer requests, with the settings they read; it stops with this process, killed
-    or not (Linux: the kernel's parent-death signal). While no subscription is enabled it only
+    workers that answer requests, with the settings they read, at a lower priority; it stops with
+    this process, killed or not (Linux: the kernel's parent-death signal). While no subscription is enabled it only
     looks for one every few seconds; where several servers share a database, one delivers (a lease)."""
     return subprocess.Popen(
         [sys.executable, "-m", "cdrstore", "webhooks", "run", "--quiet"],
         stdout=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        preexec_fn=_in_the_background,  # safe: serve has started no thread yet
     )
 
 
-def _die_with_parent() -> None:
-    import ctypes
-    import signal
+DELIVERY_NICENESS = 10
 
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+def _in_the_background() -> None:
+    """The delivery process yields the CPU to the workers when both want it (deliveries are
+    background work; an ingest is waited for), and on Linux is told to stop when `serve` dies."""
+    os.nice(DELIVERY_NICENESS)
+    if sys.platform == "linux":
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _check_port_free(host: str, port: int) -> None:
