@@ -61,7 +61,8 @@ OUTCOMES_EVERY_S: Final = 0.05
 DB_THREADS: Final = 4
 RETRY_BASE_S: Final = 1.0
 RETRY_CAP_S: Final = 1800.0
-KEEP_DELIVERED_MS: Final = 7 * 86_400_000
+KEEP_DELIVERED_MS: Final = 7 * 86_400_000  # delivered events stay listed this long
+TRIM_EVERY_S: Final = 600.0
 RETRYABLE_STATUSES: Final = frozenset({408, 429})
 ERROR_MAX: Final = 300
 
@@ -273,6 +274,7 @@ class DeliveryLoop:
         self._sealer: Sealer | None = None
         self._workers: dict[tuple[str, str], tuple[Subscription, anyio.CancelScope]] = {}
         self.holding = False
+        self._next_trim = 0.0
 
     @property
     def sealer(self) -> Sealer:
@@ -326,6 +328,15 @@ class DeliveryLoop:
                 self._workers[key] = (sub, scope)
                 tasks.start_soon(self._work, SubscriptionWorker(self, sub), scope)
         await self._report_backlog(subs)
+        if time.monotonic() >= self._next_trim:
+            self._next_trim = time.monotonic() + TRIM_EVERY_S
+            for sub in subs:
+                await self.db(
+                    self.store.webhooks.trim_delivered,
+                    sub.app_id,
+                    sub.kind,
+                    now_ms() - KEEP_DELIVERED_MS,
+                )
 
     def _enabled(self) -> list[Subscription]:
         return self.store.webhooks.list_subscriptions(enabled_only=True)
