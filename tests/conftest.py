@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine, make_url
 
 import cdrstore.api.errors
 import cdrstore.tokens
+import cdrstore.webhooks.signing
 from cdrstore.api import create_app
 from cdrstore.contract import TOKEN_PREFIX
 from cdrstore.ops.accounts import ensure_app, issue_token
@@ -262,7 +263,7 @@ def cli(tmp_path: Path, db_url: str):
 # --- every statement that touches app data names one app (Citus-ready, docs/scale-out.md) -------------------
 APP_TABLES = re.compile(
     r"\b(calls|call_ids|call_counts|call_stats|call_party_stats|call_numbers|change_log"
-    r"|change_heads|calls_y\d{4}m\d\d)\b",
+    r"|change_heads|webhook_deliveries|calls_y\d{4}m\d\d)\b",
     re.IGNORECASE,
 )
 NOT_DATA = re.compile(
@@ -313,9 +314,10 @@ def every_statement_names_its_app() -> Iterator[None]:
     assert not bad, "statements touching app data without an app_id condition:\n" + "\n".join(bad)
 
 
-# --- no token, nor its hash, in any log line or error body ----------------------
+# --- no token, nor its hash, nor a webhook secret, in any log line or error body ----------------------
 GUARDED_LOGGERS: Final = ("", "cdrstore", "uvicorn", "litestar", "httpx", "httpcore")
 _PRINTED_TOKEN = re.compile(re.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_-]{20,100}")
+_PRINTED_WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]{20,100}")
 _PLAIN_RECORD_KEYS: Final = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _FORMATTER: Final = logging.Formatter()
 
@@ -340,6 +342,9 @@ def find_leaks(minted: Iterable[str], outputs: Iterable[tuple[str, str]]) -> lis
     needles: dict[str, str] = {}
     for secret in minted:
         # the random part alone: a token with its prefix cut off is as good as the whole of it
+        if secret.startswith("whsec_"):  # a webhook signing secret: its key is the base64 part
+            needles[secret.removeprefix("whsec_")] = "webhook secret"
+            continue
         needles[secret.removeprefix(TOKEN_PREFIX)] = "token"
         needles[hash_secret(secret)] = "token hash"
     found = []
@@ -374,6 +379,7 @@ class SecretGuard:
     def saw_cli(self, stdout: str, stderr: str) -> None:
         """A `cdrstore` run: tokens it prints on stdout are its output; on stderr, a leak."""
         self.minted += _PRINTED_TOKEN.findall(stdout or "")
+        self.minted += _PRINTED_WEBHOOK_SECRET.findall(stdout or "")
         self.cli_stderr.append(stderr or "")
 
     def outputs(self) -> Iterator[tuple[str, str]]:
@@ -397,10 +403,17 @@ def _install_secret_hooks() -> None:
     test's guard: once, as this file is imported, so that a module imported later (or already, and
     holding its own reference) uses the recording versions too."""
     mint, render = cdrstore.tokens.new_secret, cdrstore.api.errors.error_response
+    mint_webhook = cdrstore.webhooks.signing.new_secret
 
     @functools.wraps(mint)
     def new_secret() -> str:
         secret = mint()
+        (_active_guard.minted if _active_guard else _MINTED_OUTSIDE_TESTS).append(secret)
+        return secret
+
+    @functools.wraps(mint_webhook)
+    def new_webhook_secret() -> str:
+        secret = mint_webhook()
         (_active_guard.minted if _active_guard else _MINTED_OUTSIDE_TESTS).append(secret)
         return secret
 
@@ -417,6 +430,8 @@ def _install_secret_hooks() -> None:
             for attr, value in list(vars(module).items()):
                 if value is mint:
                     setattr(module, attr, new_secret)
+                elif value is mint_webhook:
+                    setattr(module, attr, new_webhook_secret)
                 elif value is render:
                     setattr(module, attr, error_response)
 

@@ -71,7 +71,8 @@ DOMAIN = {
 ALLOWED = {
     "store": DOMAIN,
     "ingest": DOMAIN,
-    "ops": DOMAIN | {"store", "ingest", "synth", "client"},
+    "ops": DOMAIN | {"store", "ingest", "synth", "client", "webhooks"},
+    "webhooks": DOMAIN,
     "api": DOMAIN | {"ops", "store", "ingest", "console", "__init__"},
     "console": DOMAIN | {"ops", "store", "export", "__init__"},
     "cli": DOMAIN | {"ops", "store", "ingest", "export", "client", "api", "__init__"},

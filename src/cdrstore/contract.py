@@ -42,7 +42,7 @@ RATE_LIMIT_DEFAULT_PER_MINUTE: Final = 500
 # docs/api.md#apps-and-tokens.
 APP_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
 TOKEN_PREFIX: Final = "cdr_"
-SCOPES: Final = ("read", "ingest")
+SCOPES: Final = ("read", "ingest", "webhooks")
 
 # The path parameter is named `appID`, as in the reference API (and so in the OpenAPI document).
 CALL_DETAIL_PATH: Final = "/v1/api/apps/{appID:str}/data/call-detail"
@@ -60,6 +60,12 @@ CALL_STATS_ROUTE: Final = CALL_STATS_PATH.replace(":str}", "}")
 # docs/sources/freeswitch.md: what FreeSWITCH's mod_json_cdr posts to (one leg a request).
 FREESWITCH_INGEST_PATH: Final = "/v1/api/apps/{appID:str}/ingest/freeswitch"
 FREESWITCH_INGEST_ROUTE: Final = FREESWITCH_INGEST_PATH.replace(":str}", "}")
+
+# docs/webhooks.md: subscriptions, one path a kind of event, as CINNOX configures them.
+CALL_EVENT_SUB_PATH: Final = "/v1/api/apps/{appID:str}/call-event-sub"
+RECORDING_EVENT_SUB_PATH: Final = "/v1/api/apps/{appID:str}/recording-event-sub"
+WEBHOOK_KINDS: Final = ("call", "recording")
+WEBHOOK_SECRET_PREFIX: Final = "whsec_"
 
 
 def call_detail_path(app_id: str) -> str:

@@ -29,6 +29,14 @@ CONSOLE_ENV: Final = "CDRSTORE_CONSOLE"
 # prometheus_client's own variable; read when it is first imported, so set before any import of it.
 MULTIPROC_DIR_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 BODY_TIMEOUT_DEFAULT: Final = 30.0  # seconds without a byte of a request body (nginx: 60)
+WEBHOOK_DELIVERY_ENV: Final = "CDRSTORE_WEBHOOK_DELIVERY"
+WEBHOOKS_ALLOW_PRIVATE_ENV: Final = "CDRSTORE_WEBHOOKS_ALLOW_PRIVATE"
+WEBHOOKS_HORIZON_ENV: Final = "CDRSTORE_WEBHOOKS_HORIZON"
+WEBHOOKS_HORIZON_DEFAULT: Final = 86_400  # seconds an event is retried before it is failed
+WEBHOOKS_CHALLENGE_TIMEOUT_ENV: Final = "CDRSTORE_WEBHOOKS_CHALLENGE_TIMEOUT"
+WEBHOOKS_CHALLENGE_TIMEOUT_DEFAULT: Final = 10.0  # seconds, as CINNOX allows a receiver
+_ON: Final = ("1", "on", "true", "yes")
+_OFF: Final = ("0", "off", "false", "no")
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -132,11 +140,24 @@ def flag_from_env(name: str, default: bool) -> bool:
     text = os.environ.get(name, "").strip().lower()
     if not text:
         return default
-    if text in ("1", "on", "true", "yes"):
-        return True
-    if text in ("0", "off", "false", "no"):
-        return False
-    raise ValueError(f"{name} must be on or off, got {text!r} (serve --console/--no-console)")
+    if text not in _ON + _OFF:
+        raise ValueError(f"{name} must be on or off (1/0, true/false, yes/no), got {text!r}")
+    return text in _ON
+
+
+def horizon_from_env() -> int:
+    """Seconds: a number and a unit of the duration grammar (24h, 2d, 90m)."""
+    from datetime import UTC, datetime
+
+    from .durations import lifetime_seconds
+
+    text = os.environ.get(WEBHOOKS_HORIZON_ENV, "").strip()
+    if not text:
+        return WEBHOOKS_HORIZON_DEFAULT
+    try:
+        return lifetime_seconds(text, datetime.now(UTC))
+    except ValueError as exc:
+        raise ValueError(f"{WEBHOOKS_HORIZON_ENV}: {exc} (serve --webhooks-horizon)") from None
 
 
 def seconds_from_env(name: str, option: str, default: float) -> float:
@@ -214,6 +235,42 @@ class Settings:
             f"Serve the web console at /console/ (default: ${CONSOLE_ENV}, else on).",
         ),
     )
+    webhook_delivery: bool = field(  # the delivery loop runs in one worker of all (a lease)
+        default=True,
+        metadata=_setting(
+            WEBHOOK_DELIVERY_ENV,
+            "--webhook-delivery/--no-webhook-delivery",
+            "Deliver webhooks from this server while any subscription is enabled"
+            f" (default: ${WEBHOOK_DELIVERY_ENV}, else on).",
+        ),
+    )
+    webhooks_allow_private: bool = field(
+        default=False,
+        metadata=_setting(
+            WEBHOOKS_ALLOW_PRIVATE_ENV,
+            "--webhooks-allow-private/--no-webhooks-allow-private",
+            "Let webhook receivers be private, loopback or link-local addresses, over http too"
+            f" (default: ${WEBHOOKS_ALLOW_PRIVATE_ENV}, else off).",
+        ),
+    )
+    webhooks_horizon: int = field(  # seconds
+        default=WEBHOOKS_HORIZON_DEFAULT,
+        metadata=_setting(
+            WEBHOOKS_HORIZON_ENV,
+            "--webhooks-horizon",
+            "How long an event is retried before it is marked failed: 30m, 24h, 3d"
+            f" (default: ${WEBHOOKS_HORIZON_ENV} or 24h).",
+        ),
+    )
+    webhooks_challenge_timeout: float = field(
+        default=WEBHOOKS_CHALLENGE_TIMEOUT_DEFAULT,
+        metadata=_setting(
+            WEBHOOKS_CHALLENGE_TIMEOUT_ENV,
+            "--webhooks-challenge-timeout",
+            "Seconds a receiver has to answer the challenge when a subscription is enabled"
+            f" (default: ${WEBHOOKS_CHALLENGE_TIMEOUT_ENV} or 10).",
+        ),
+    )
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -231,4 +288,12 @@ class Settings:
             body_timeout=seconds_from_env(BODY_TIMEOUT_ENV, "--body-timeout", BODY_TIMEOUT_DEFAULT),
             cors_origins=parse_cors_origins(os.environ.get(CORS_ORIGINS_ENV, "")),
             console=flag_from_env(CONSOLE_ENV, True),
+            webhook_delivery=flag_from_env(WEBHOOK_DELIVERY_ENV, True),
+            webhooks_allow_private=flag_from_env(WEBHOOKS_ALLOW_PRIVATE_ENV, False),
+            webhooks_horizon=horizon_from_env(),
+            webhooks_challenge_timeout=seconds_from_env(
+                WEBHOOKS_CHALLENGE_TIMEOUT_ENV,
+                "--webhooks-challenge-timeout",
+                WEBHOOKS_CHALLENGE_TIMEOUT_DEFAULT,
+            ),
         )

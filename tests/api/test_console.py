@@ -299,4 +299,7 @@ def test_serve_no_console_turns_it_off_and_a_bad_switch_is_named(tmp_path):
         timeout=60,
     )
     assert refused.returncode == 1
-    assert "CDRSTORE_CONSOLE must be on or off, got 'maybe'" in refused.stderr
+    assert (
+        "CDRSTORE_CONSOLE must be on or off (1/0, true/false, yes/no), got 'maybe'"
+        in refused.stderr
+    )

@@ -23,7 +23,7 @@ from tests.conftest import POSTGRES_ADMIN_URL, _postgres_unreachable, record, re
 from tests.store.test_stats_exact import brute_force
 from tests.support.postgres import create_postgres_database, drop_postgres_database
 
-BEFORE = "0003"  # the revision before statistics
+BEFORE = "0003"  # the revision before the change log and statistics
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -27,6 +27,7 @@ from .openapi import COMPONENTS, document, openapi_json
 from .ratelimit import RateLimiter, shared_counter
 from .sources import post_freeswitch_cdr
 from .stats import get_call_stats
+from .webhooks import webhook_handlers, webhook_options
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Litestar:
@@ -68,10 +69,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             root(f"{CONSOLE_PATH}/" if settings.console else DOCS_PATH),
             *([console_router()] if settings.console else []),
             swagger_assets(),
+            *webhook_handlers(),
             *([metrics] if settings.metrics else []),
         ],
         state=State(
-            {"store": store, "rate_limiter": limiter, "body_timeout": settings.body_timeout}
+            {
+                "store": store,
+                "rate_limiter": limiter,
+                "body_timeout": settings.body_timeout,
+                "webhook_options": webhook_options(settings),
+            }
         ),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi,

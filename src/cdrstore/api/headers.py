@@ -27,6 +27,8 @@ def _route(template: str) -> re.Pattern[str]:
 _METHODS: Final = (
     (_route(contract.CALL_DETAIL_ROUTE), "GET, HEAD, POST, OPTIONS"),
     (_route(contract.FREESWITCH_INGEST_ROUTE), "POST, OPTIONS"),
+    (_route(contract.CALL_EVENT_SUB_PATH.replace(":str}", "}")), "GET, HEAD, PATCH, OPTIONS"),
+    (_route(contract.RECORDING_EVENT_SUB_PATH.replace(":str}", "}")), "GET, HEAD, PATCH, OPTIONS"),
 )
 
 

@@ -1,5 +1,5 @@
 """Prometheus metrics: requests and their latency by route and status, records ingested, database
-faults. Served at `/metrics` only when enabled (`serve --metrics`, `CDRSTORE_METRICS=on`).
+faults, webhook deliveries by outcome and the age of the oldest undelivered event. Served at `/metrics` only when enabled (`serve --metrics`, `CDRSTORE_METRICS=on`).
 
 With several worker processes each writes its values to files in `PROMETHEUS_MULTIPROC_DIR`
 (`cdrstore serve` makes one), and `/metrics`, whichever worker answers it, adds them all up.
@@ -16,6 +16,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -47,6 +48,17 @@ DATABASE_ERRORS: Final = Counter(
     ["kind"],  # unavailable (503), error (500)
 )
 
+WEBHOOK_DELIVERIES: Final = Counter(
+    "cdrstore_webhook_deliveries",
+    "Webhook delivery attempts, by kind of event and outcome.",
+    ["kind", "outcome"],  # kind: call, recording; outcome: delivered, retried, failed
+)
+WEBHOOK_OLDEST_UNDELIVERED: Final = Gauge(
+    "cdrstore_webhook_oldest_undelivered_seconds",
+    "Age of the oldest event not yet delivered (0: none), as the delivering worker last saw it.",
+    multiprocess_mode="livemax",  # only the worker holding the delivery lease sets it
+)
+
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     labels = (method if method in KNOWN_METHODS else "other", route or UNMATCHED_ROUTE, str(status))
@@ -58,6 +70,14 @@ def count_ingested(inserted: int, updated: int, unchanged: int) -> None:
     for outcome, n in (("inserted", inserted), ("updated", updated), ("unchanged", unchanged)):
         if n:
             RECORDS_INGESTED.labels(outcome).inc(n)
+
+
+def count_webhook_attempt(kind: str, outcome: str) -> None:
+    WEBHOOK_DELIVERIES.labels(kind, outcome).inc()
+
+
+def set_webhook_backlog(seconds: float) -> None:
+    WEBHOOK_OLDEST_UNDELIVERED.set(seconds)
 
 
 def _exposition() -> bytes:

@@ -47,7 +47,8 @@ COMPONENTS: Final = Components(
 )
 # The scope each call-detail operation needs (as api/calls.py asks ops to check it).
 SCOPE_OF: Final = {"get": "read", "post": "ingest"}
-assert set(SCOPE_OF.values()) == set(contract.SCOPES)
+WEBHOOK_SCOPE: Final = "webhooks"  # the subscriptions' routes (api/webhooks.py)
+assert set(SCOPE_OF.values()) | {WEBHOOK_SCOPE} == set(contract.SCOPES)
 
 
 def _instant(text: str) -> tuple[Schema, str]:
@@ -252,6 +253,32 @@ def document_changes(app: Litestar) -> None:
     operation.description = f"{operation.description}\n\nToken scope: `read`."
 
 
+def document_webhooks(app: Litestar) -> None:
+    """The subscriptions' PATCH body (read raw) and the bearer scheme on each of their routes."""
+    body = Schema(
+        type=OpenAPIType.OBJECT,
+        properties={
+            "enabled": Schema(type=OpenAPIType.BOOLEAN),
+            "url": Schema(
+                type=OpenAPIType.STRING,
+                format=OpenAPIFormat.URI,
+                description="https://...; required to enable unless one is set already",
+            ),
+        },
+        required=["enabled"],
+        additional_properties=False,
+    )
+    for path in (contract.CALL_EVENT_SUB_PATH, contract.RECORDING_EVENT_SUB_PATH):
+        item = app.openapi_schema.paths[path.replace(":str}", "}")]  # type: ignore[index]
+        for operation in (item.get, item.patch):
+            assert isinstance(operation, Operation)
+            operation.security = [{BEARER: []}]
+        assert isinstance(item.patch, Operation)
+        item.patch.request_body = RequestBody(
+            required=True, content={"application/json": OpenAPIMediaType(schema=body)}
+        )
+
+
 def document(app: Litestar) -> None:
     document_query(app)
     document_ingest_query(app)
@@ -260,3 +287,4 @@ def document(app: Litestar) -> None:
     document_sources(app)
     document_changes(app)
     document_stats(app)
+    document_webhooks(app)

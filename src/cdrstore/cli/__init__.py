@@ -18,6 +18,7 @@ from .helptext import tidy_help
 from .mirror import mirror
 from .serve import serve
 from .stats import stats
+from .webhooks import webhooks_cli
 
 tidy_help()
 
@@ -41,6 +42,7 @@ app.add_typer(db_cli, name="db")
 app.add_typer(retention_cli, name="retention")
 app.add_typer(calls_cli, name="calls")
 app.add_typer(follow_cli, name="follow")
+app.add_typer(webhooks_cli, name="webhooks")
 
 
 def _print_version(given: bool) -> None:
@@ -78,6 +80,8 @@ EXTRA_OF_PACKAGE: Final = {
     "psycopg_pool": "postgresql",
     "pyarrow": "parquet",
     "redis": "redis",
+    "cryptography": "server",
+    "standardwebhooks": "server",
 }
 
 

@@ -149,7 +149,10 @@ def tokens_create(
     app_id: Annotated[str, typer.Option("--app", help="The app the token is for.")],
     scope: Annotated[
         list[str],
-        typer.Option("--scope", help="read or ingest; repeat (or read,ingest) for both."),
+        typer.Option(
+            "--scope",
+            help="read, ingest or webhooks; repeat (or read,ingest) for more than one.",
+        ),
     ],
     expires_in: Annotated[
         str | None,

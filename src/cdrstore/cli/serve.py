@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -112,10 +114,46 @@ def _serve(
         "ws": "none",  # no WebSocket here: an upgrade request is answered as plain HTTP
         "log_config": _log_config(),
     }
-    if workers > 1 and reuse_port_available():
-        run_workers(uvicorn.Config("cdrstore.api.app:create_app", **options))
-    else:
-        uvicorn.run("cdrstore.api.app:create_app", **options)
+    delivery = _start_delivery() if settings.webhook_delivery else None
+    try:
+        if workers > 1 and reuse_port_available():
+            run_workers(uvicorn.Config("cdrstore.api.app:create_app", **options))
+        else:
+            uvicorn.run("cdrstore.api.app:create_app", **options)
+    finally:
+        if delivery is not None:
+            delivery.terminate()
+            try:
+                delivery.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                delivery.kill()
+
+
+def _start_delivery() -> subprocess.Popen[bytes]:
+    """The webhook delivery loop (`cdrstore webhooks run`) in a process of its own, apart from the
+    workers that answer requests, with the settings they read, at a lower priority; it stops with
+    this process, killed or not (Linux: the kernel's parent-death signal). While no subscription is enabled it only
+    looks for one every few seconds; where several servers share a database, one delivers (a lease)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "cdrstore", "webhooks", "run", "--quiet"],
+        stdout=subprocess.DEVNULL,
+        preexec_fn=_in_the_background,  # safe: serve has started no thread yet
+    )
+
+
+DELIVERY_NICENESS = 10
+
+
+def _in_the_background() -> None:
+    """The delivery process yields the CPU to the workers when both want it (deliveries are
+    background work; an ingest is waited for), and on Linux is told to stop when `serve` dies."""
+    os.nice(DELIVERY_NICENESS)
+    if sys.platform == "linux":
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _check_port_free(host: str, port: int) -> None:

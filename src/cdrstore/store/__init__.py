@@ -1,6 +1,7 @@
 """Storage: `Store` holds, over one database, an app's records (`records`, one module per backend),
-apps and tokens (`accounts`) and the rate-limit windows (`windows`). Only this package knows a
-database driver; its public methods raise nothing but `errors.StoreError`s."""
+apps and tokens (`accounts`), webhook subscriptions and deliveries (`webhooks`) and the rate-limit
+windows (`windows`). Only this package knows a database driver; its public methods raise nothing
+but `errors.StoreError`s."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from .errors import (
     translating,
 )
 from .sessions import SessionInfo, SessionStore
+from .webhooks import Delivery, NewDelivery, Outcome, Subscription, WebhookStore
 from .windows import WindowCounter
 
 
@@ -50,6 +52,7 @@ class Store:
         self.records = records
         self.accounts = AccountStore(engine)
         self.sessions = SessionStore(engine)
+        self.webhooks = WebhookStore(engine)
         self.windows = windows
         # An embedded database brings its own schema up to date when opened (zero set-up); a
         # server's is upgraded by its operator (`cdrstore db upgrade`) when a version is deployed.
@@ -111,10 +114,13 @@ __all__ = [
     "AppExists",
     "BatchWriter",
     "Change",
+    "Delivery",
     "Distribution",
     "DistributionFailed",
     "IngestSummary",
+    "NewDelivery",
     "NotCitus",
+    "Outcome",
     "Page",
     "RecordStore",
     "RemovedApp",
@@ -125,9 +131,11 @@ __all__ = [
     "StoreError",
     "StoreFault",
     "StoreUnavailable",
+    "Subscription",
     "TokenInfo",
     "UnknownApp",
     "UnsupportedDatabase",
+    "WebhookStore",
     "WindowCounter",
     "open_store",
     "redact_url",

@@ -19,6 +19,7 @@ from typing import Final
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -266,6 +267,54 @@ source_positions = Table(
     Column("position", Text, nullable=False),
     Column("updated_at", BigInteger, nullable=False),  # epoch seconds
     PrimaryKeyConstraint("app_id", "source", name="source_positions_pkey"),
+)
+
+# Webhooks (docs/webhooks.md). A subscription per app and kind of event ("call", "recording"); its
+# secret is kept encrypted (it must be usable to sign, so it cannot be hashed). `through` is the
+# change-log position up to which the app's changes have been turned into deliveries.
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("app_id", text_key(APP_ID_LENGTH), ForeignKey("apps.app_id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret", Text),  # Fernet token of the whsec_ secret; None until first enabled
+    Column("updated_at", BigInteger, nullable=False),  # epoch milliseconds
+    Column("through", BigInteger, nullable=False),  # change-log position turned into deliveries
+    PrimaryKeyConstraint("app_id", "kind", name="webhook_subscriptions_pkey"),
+)
+
+# The outbox: one row an event to deliver, keyed by the change-log position it came from, so that
+# its webhook-id, and its body, are the same on every attempt and after any restart.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("app_id", text_key(APP_ID_LENGTH), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("webhook_id", String(120), nullable=False),
+    Column("record_id", text_key(RECORD_ID_MAX_LENGTH), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("logged_at", BigInteger, nullable=False),  # when the change was logged, epoch ms
+    Column("state", String(10), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),  # epoch ms
+    Column("queued_at", BigInteger, nullable=False),  # epoch ms: the retry horizon counts from here
+    Column("last_status", Integer),  # the receiver's last HTTP status, if it answered
+    Column("last_error", Text),  # what went wrong last (never a secret)
+    Column("finished_at", BigInteger),  # delivered or failed at, epoch ms
+    PrimaryKeyConstraint("app_id", "kind", "position", name="webhook_deliveries_pkey"),
+    Index("webhook_deliveries_by_state", "app_id", "kind", "state", "position"),
+)
+
+# One delivery loop over every worker and host: whoever holds this row's lease delivers.
+webhook_lease = Table(
+    "webhook_lease",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(120), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),  # epoch ms
 )
 
 # The change log: one entry for every insert, every update that changes a record and every delete,

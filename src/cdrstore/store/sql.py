@@ -202,6 +202,8 @@ class SqlRecords(RecordStore):
             self._delete_identities(cursor, app_id)
             cursor.execute(f"DELETE FROM change_log WHERE app_id = {mark}", (app_id,))
             cursor.execute(f"DELETE FROM change_heads WHERE app_id = {mark}", (app_id,))
+            cursor.execute(f"DELETE FROM webhook_deliveries WHERE app_id = {mark}", (app_id,))
+            cursor.execute(f"DELETE FROM webhook_subscriptions WHERE app_id = {mark}", (app_id,))
             cursor.execute(f"DELETE FROM tokens WHERE app_id = {mark}", (app_id,))
             tokens = max(cursor.rowcount, 0)
             cursor.execute(f"DELETE FROM apps WHERE app_id = {mark}", (app_id,))

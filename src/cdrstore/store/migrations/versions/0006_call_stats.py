@@ -3,7 +3,7 @@ rollups `call_stats` (by day, hour and quarter hour) and `call_party_stats` (by 
 and `call_numbers`; existing records are read once to fill them.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-27
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

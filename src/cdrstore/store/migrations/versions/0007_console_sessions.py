@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0006"  # chained after the statistics (merged from their branch)
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
