@@ -54,7 +54,11 @@ class Receiver:
                 pass
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                if len(body) < length:  # the sender was killed mid-request: nothing arrived
+                    self.close_connection = True
+                    return
                 document = json.loads(body or b"{}")
                 if set(document) == {"challenge"}:
                     receiver.answer_challenge(self, document["challenge"])
