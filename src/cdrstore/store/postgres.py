@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import calendar
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -57,6 +58,7 @@ register_driver(psycopg.Error, psycopg.OperationalError)
 log = logging.getLogger("cdrstore.store")
 
 PARTITION_LOCK: Final = 0x0C_D5_70_2E  # advisory lock key: "creating partitions of calls"
+APP_WRITE_LOCK: Final = 0x0C_D5_7A_99  # advisory lock class: "writing an app's records" (Citus)
 RETRIES: Final = 5
 _RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 T = TypeVar("T")
@@ -402,7 +404,8 @@ class PostgresRecords(SqlRecords):
         with self._raw() as conn:
             try:
                 with conn.cursor() as cursor:
-                    self._require_app(cursor, app_id, self.lock_app_to_write)
+                    citus = self._hold_app(cursor, app_id)
+                    self._require_app(cursor, app_id, "" if citus else self.lock_app_to_write)
                 writer = PostgresWriter(self, conn, app_id)
                 yield writer
                 writer.log_changes()
@@ -583,6 +586,17 @@ class PostgresRecords(SqlRecords):
             finally:
                 conn.autocommit = False
 
+    def _hold_app(self, cursor: Any, app_id: str) -> bool:
+        """On Citus, hold the app for this transaction by a lock on the coordinator, which every
+        write passes through; whether it did. There, the row lock on `apps` that writers and
+        `delete_app` otherwise take is a lock on a reference table, which Citus takes on every
+        node's copy: concurrent writers deadlocked on those copies until their retries ran out.
+        So on Citus one writer of an app at a time, and `delete_app` waits for it."""
+        if not self._on_citus(cursor.connection):
+            return False
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (APP_WRITE_LOCK, app_id))
+        return True
+
     def _on_citus(self, conn: psycopg.Connection[Any]) -> bool:
         if self._citus is None:
             self._citus = is_citus(conn)
@@ -635,7 +649,7 @@ def retrying(attempt: Callable[[], T]) -> T:
         except _RETRYABLE:
             if tries == RETRIES - 1:
                 raise
-            time.sleep(0.01 * 2**tries)
+            time.sleep(random.uniform(0.01, 0.03) * 2**tries)  # jitter: contenders part ways
     raise AssertionError("unreachable")
 
 

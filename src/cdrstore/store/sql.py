@@ -184,6 +184,11 @@ class SqlRecords(RecordStore):
     lock_app_to_write = ""
     lock_app_to_delete = ""
 
+    def _hold_app(self, cursor: Any, app_id: str) -> bool:
+        """Hold the app for the caller's write transaction where the backend needs more than the
+        row lock of `_require_app`; whether it did."""
+        return False
+
     def _require_app(self, cursor: Any, app_id: str, lock: str) -> None:
         """UnknownApp unless the app exists, seen inside the caller's write transaction: records
         are never written for an app deleted meanwhile (they would come back with its ID)."""
@@ -194,6 +199,7 @@ class SqlRecords(RecordStore):
     def delete_app(self, app_id: str) -> RemovedApp:
         mark = self.mark
         with self._writing() as cursor:
+            self._hold_app(cursor, app_id)
             self._require_app(cursor, app_id, self.lock_app_to_delete)
             cursor.execute(f"DELETE FROM calls WHERE app_id = {mark}", (app_id,))
             records = max(cursor.rowcount, 0)
@@ -276,6 +282,7 @@ class SqlRecords(RecordStore):
         with self._writing() as cursor:
             # The app's row locked as `delete_app` locks it: writers of the app wait, so no record
             # changes between reading and deleting.
+            self._hold_app(cursor, app_id)
             self._require_app(cursor, app_id, self.lock_app_to_delete)
             hits = []
             scan = self._streaming_cursor(cursor)  # the app's records as they come, not all at once
