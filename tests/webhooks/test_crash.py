@@ -91,6 +91,8 @@ def test_sigkill_during_deliveries_loses_nothing(db_url, tmp_path, receiver: Rec
     assert all(len(v) == 1 for v in webhook_ids.values())  # a resend carries the same webhook-id
     duplicated = {rid: at for rid, at in arrivals.items() if len(at) > 1}
     for rid, at in duplicated.items():
-        # sent again only if in flight at a kill: its first arrival just before one
-        assert any(kill - 2.0 <= at[0] <= kill for kill in kills_at), (rid, at, kills_at)
+        # sent again only if in flight at a kill: its first arrival just before one (or just
+        # after: an arrival is stamped once the receiver has read the body, which a request sent
+        # before the kill can finish after it)
+        assert any(kill - 2.0 <= at[0] <= kill + 0.5 for kill in kills_at), (rid, at, kills_at)
     assert len(duplicated) <= KILLS * 25
