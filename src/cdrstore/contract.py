@@ -84,5 +84,8 @@ def call_stats_path(app_id: str) -> str:
 
 
 def page_body(docs: list[bytes]) -> bytes:
-    """A 200 page as served: the stored documents joined, never re-encoded."""
-    return PAGE_PREFIX + b",".join(docs) + PAGE_SUFFIX
+    """A 200 page as served: the stored documents joined, never re-encoded, in one copy (adding
+    the prefix and suffix to the joined page copied its half megabyte twice more)."""
+    if len(docs) < 2:
+        return PAGE_PREFIX + b",".join(docs) + PAGE_SUFFIX
+    return b",".join([PAGE_PREFIX + docs[0], *docs[1:-1], docs[-1] + PAGE_SUFFIX])

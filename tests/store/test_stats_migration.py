@@ -1,4 +1,4 @@
-"""Migrations 0004 and 0006 on a database that already holds records: 0004 logs them for the change
+"""Migrations 0004, 0006 and 0008 on a database that already holds records: 0004 logs them for the change
 feed; 0006 fills the records' columns, the
 statistics and the number search from the stored documents, so that the figures equal brute force
 and the numbers are found, as if the records had been written after it (both backends)."""
@@ -135,3 +135,40 @@ def test_the_upgrade_logs_stored_records_for_the_feed(old_store):
     assert [(c.position, c.id) for c in old_store.records.changes("acme", len(RECORDS), 10)] == [
         (len(RECORDS) + 1, "after")
     ]
+
+
+def test_the_half_hour_statistics_are_made_from_the_quarters(old_store):
+    """Migration 0008 sums the half-hour buckets from the quarter hours: the same rows a write at
+    head makes (buckets before 1970 included, which divide downwards), and the figures of a +05:30
+    zone, read from them, equal brute force."""
+    from alembic import command
+
+    from cdrstore.store.migrate import _config
+
+    early = [
+        record(id=f"e{i}", callDate=format_timestamp(-3_700_000 + i * 600_000), status="Busy")
+        for i in range(8)
+    ]
+    old_store.upgrade()
+    old_store.accounts.create_app("Acme", app_id="acme")
+    with old_store.records.writer("acme") as writer:
+        writer.write([decode_record(msgspec.json.encode(r)) for r in (*RECORDS, *early)])
+    half_hours = text(
+        "SELECT * FROM call_stats WHERE app_id = 'acme' AND grain = 1800000"
+        " ORDER BY bucket, call_type, direction"
+    )
+    with old_store.engine.connect() as connection:
+        written = connection.execute(half_hours).all()
+    assert written and any(row.bucket < 0 for row in written)
+    config = _config()
+    with old_store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0007")
+    with old_store.engine.connect() as connection:
+        assert connection.execute(half_hours).all() == []
+    old_store.upgrade()
+    with old_store.engine.connect() as connection:
+        assert connection.execute(half_hours).all() == written
+    params = {"groupBy": "hour", "tz": "Asia/Kolkata"}
+    got = call_stats(old_store, "acme", parse_stats_query(params.items()))
+    assert [msgspec.to_builtins(row) for row in got] == brute_force([*RECORDS, *early], params)

@@ -94,7 +94,9 @@ def delete_app(store: Store, app_id: str, force: bool = False) -> RemovedApp:
                 f" ({', '.join(active)}): revoke {'them' if len(active) > 1 else 'it'} first,"
                 " or delete with --force"
             )
-    return store.records.delete_app(app_id)
+    removed = store.records.delete_app(app_id)
+    store.accounts.forget_found_tokens()  # the other processes are told by the database
+    return removed
 
 
 def issue_token(

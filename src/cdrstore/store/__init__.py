@@ -33,6 +33,7 @@ from .errors import (
     translating,
 )
 from .sessions import SessionInfo, SessionStore
+from .tokencache import TokenCache
 from .webhooks import Delivery, NewDelivery, Outcome, Subscription, WebhookStore
 from .windows import WindowCounter
 
@@ -47,10 +48,11 @@ class Store:
         windows: WindowCounter,
         *,
         migrates_itself: bool,
+        token_cache: TokenCache | None = None,
     ) -> None:
         self.engine = engine
         self.records = records
-        self.accounts = AccountStore(engine)
+        self.accounts = AccountStore(engine, token_cache)
         self.sessions = SessionStore(engine)
         self.webhooks = WebhookStore(engine)
         self.windows = windows
@@ -78,6 +80,7 @@ class Store:
             connection.execute(select(1)).scalar_one()
 
     def close(self) -> None:
+        self.accounts.close()
         close_windows = getattr(self.windows, "close", None)
         if close_windows is not None:
             close_windows()

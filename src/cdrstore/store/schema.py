@@ -49,11 +49,14 @@ SQLITE_ONLY: Final = {"backends": frozenset({"sqlite"})}
 APP_ID_LENGTH: Final = 64
 # One hour a bucket: small enough that a deep offset skips at most one bucket of rows.
 COUNT_BUCKET_MS: Final = 3_600_000
-# Statistics by time, at three widths of bucket: a window is summed from the widest that fit in it
+# Statistics by time, at four widths of bucket: a window is summed from the widest that fit in it
 # (and in its local days or hours). The quarter hour is one every zone's offset since standard time
-# is a multiple of (+05:30, +05:45), so any local day or hour is a whole number of quarters.
+# is a multiple of (+05:30, +05:45), so any local day or hour is a whole number of quarters; the
+# half hour serves the +HH:30 zones (India, Iran, South Australia...) with half the rows: Kolkata's
+# hours 38 -> 2x ms on 1,000,000 records (docs/performance.md#statistics).
 STATS_BUCKET_MS: Final = 900_000
-STATS_GRAINS_MS: Final = (86_400_000, 3_600_000, STATS_BUCKET_MS)  # widest first
+HALF_HOUR_MS: Final = 1_800_000
+STATS_GRAINS_MS: Final = (86_400_000, 3_600_000, HALF_HOUR_MS, STATS_BUCKET_MS)  # widest first
 # Statistics by agent or department need no local time: one UTC day a bucket keeps them small.
 PARTY_BUCKET_MS: Final = 86_400_000
 

@@ -184,6 +184,10 @@ class SqlRecords(RecordStore):
     lock_app_to_write = ""
     lock_app_to_delete = ""
 
+    def _tokens_removed(self, cursor: Any) -> None:
+        """Tell every process that tokens went, in the caller's transaction, where processes keep
+        found tokens (PostgreSQL: tokencache.py)."""
+
     def _hold_app(self, cursor: Any, app_id: str) -> bool:
         """Hold the app for the caller's write transaction where the backend needs more than the
         row lock of `_require_app`; whether it did."""
@@ -212,6 +216,7 @@ class SqlRecords(RecordStore):
             cursor.execute(f"DELETE FROM webhook_subscriptions WHERE app_id = {mark}", (app_id,))
             cursor.execute(f"DELETE FROM tokens WHERE app_id = {mark}", (app_id,))
             tokens = max(cursor.rowcount, 0)
+            self._tokens_removed(cursor)
             cursor.execute(f"DELETE FROM apps WHERE app_id = {mark}", (app_id,))
             if cursor.rowcount != 1:
                 raise UnknownApp(app_id)  # rolls the transaction back
