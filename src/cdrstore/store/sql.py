@@ -348,7 +348,7 @@ class SqlRecords(RecordStore):
         """A page of a number's calls: the search's index in serving order, skipped by a plain
         OFFSET (the per-hour counts that seek deep offsets know nothing of numbers)."""
         keys, params = number_keys(app_id, query, self.mark, None)
-        with self._reading() as cursor:
+        with self._reading(1) as cursor:  # one statement: on PostgreSQL no BEGIN and ROLLBACK
             cursor.execute(
                 f"SELECT doc FROM calls WHERE app_id = {self.mark} AND (call_date, id) IN"
                 f" ({keys} LIMIT {self.mark} OFFSET {self.mark}){ORDER}",
