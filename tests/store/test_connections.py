@@ -3,6 +3,8 @@ checkout without a request failing, with no round trip spent checking live ones.
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 from sqlalchemy import event
 
@@ -25,10 +27,18 @@ def test_connections_ended_by_the_server_are_replaced_unseen(postgres_url):
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) pid", (list(pids),)
             )
+            deadline = time.monotonic() + 10  # a backend ends a moment after it is told to
+            while admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (list(pids),)
+            ).fetchone() != (0,):
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
         seen: list[str] = []
         event.listen(store.engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
         assert store.records.page("acme", parse_call_query([])).docs == []
         assert store.accounts.get_app("acme") is not None
         assert not [s for s in seen if s.strip().lower() == "select 1"]  # no ping
+        with store.engine.connect() as connection:  # a new connection, set up as the others
+            assert connection.exec_driver_sql("SHOW jit").scalar() == "off"
     finally:
         store.close()

@@ -1,12 +1,13 @@
 """Statistics from the rollups (docs/api.md#statistics): exact for any window and zone.
 
 A window [startAt, endAt) is cut into whole buckets of the widest grain of a rollup that fit
-(days, then hours, then quarter hours at the edges left), each summed from the rollup, and the parts
-at its edges that fill no bucket, summed from the records' own columns in `calls` (never from their
-documents). Grouped by local day or hour, the window is first cut where the zone's offset changes,
-and a grain is used only where its buckets lie inside local units (Kolkata's +05:30 days are summed
-from quarter hours); a stretch whose offset is not a whole number of quarters (local mean time,
-before standard time) is summed from the records throughout.
+(days, then hours, then half and quarter hours at the edges left), each summed from the rollup,
+and the parts at its edges that fill no bucket, summed from the records' own columns in `calls`
+(never from their documents). Grouped by local day or hour, the window is first cut where the
+zone's offset changes, and a grain is used only where its buckets lie inside local units
+(Kolkata's +05:30 days are summed from half hours, Kathmandu's +05:45 from quarter hours); a
+stretch whose offset is not a whole number of quarters (local mean time, before standard time) is
+summed from the records throughout.
 """
 
 from __future__ import annotations
