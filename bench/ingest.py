@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -32,6 +33,7 @@ from bench.stores import APP, PATH, WORKDIR, part_file, run_cli
 from bench.tools import peer
 from cdrstore.store.codes import CALL_TYPE_CODES, STATUS_CODES
 from cdrstore.store.schema import COUNT_BUCKET_MS
+from cdrstore.store.sql import fact_values
 from cdrstore.synth import DEFAULT_DAYS, DEFAULT_START, generate
 from cdrstore.testing import app_with_token, live_server
 from cdrstore.validation import decode_record
@@ -65,7 +67,10 @@ def sqlite_utils_rate(ndjson: Path, n: int, tmp: Path) -> float:
     return n / (time.perf_counter() - start)
 
 
-def encoded_rows(ndjson: Path) -> list[tuple[str, int, str, int, int, bytes]]:
+Row = tuple[Any, ...]  # calls' columns: app, date, id, type, status, doc, then FACT_COLUMNS
+
+
+def encoded_rows(ndjson: Path) -> list[Row]:
     rows = []
     with ndjson.open("rb") as f:
         for line in f:
@@ -78,13 +83,14 @@ def encoded_rows(ndjson: Path) -> list[tuple[str, int, str, int, int, bytes]]:
                     CALL_TYPE_CODES[r.call_type],
                     STATUS_CODES[r.status],
                     r.doc,
+                    *fact_values(r),
                 )
             )
     rows.sort(key=lambda row: (row[1], row[2]))
     return rows
 
 
-def floor_rate(rows: list[tuple[str, int, str, int, int, bytes]], tmp: Path) -> float:
+def floor_rate(rows: list[Row], tmp: Path) -> float:
     """Insert validated, encoded rows into cdrstore's schema through the store's own connection
     settings, with their counts, in one transaction: no decoding, no validation, no identity check."""
     from cdrstore.store import open_store
@@ -99,7 +105,9 @@ def floor_rate(rows: list[tuple[str, int, str, int, int, bytes]], tmp: Path) -> 
     start = time.perf_counter()
     conn.execute("BEGIN IMMEDIATE")
     for i in range(0, len(rows), BATCH):
-        conn.executemany("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?)", rows[i : i + BATCH])
+        conn.executemany(
+            f"INSERT INTO calls VALUES ({', '.join('?' * len(rows[0]))})", rows[i : i + BATCH]
+        )
     conn.executemany(
         "INSERT INTO call_counts (app_id, bucket, call_type, status, n) VALUES (?, ?, ?, ?, ?)",
         [(APP, *key, n) for key, n in counts.items()],
@@ -134,9 +142,7 @@ VARIANTS = {
 }
 
 
-def variant_rate(
-    rows: list[tuple[str, int, str, int, int, bytes]], tmp: Path, variant: tuple[bool, int, int]
-) -> float:
+def variant_rate(rows: list[Row], tmp: Path, variant: tuple[bool, int, int]) -> float:
     unique, indexes, page_size = variant
     path = tmp / f"variant-{unique}-{indexes}-{page_size}.db"
     conn = sqlite3.connect(path, isolation_level=None)
@@ -153,14 +159,16 @@ def variant_rate(
     start = time.perf_counter()
     conn.execute("BEGIN IMMEDIATE")
     for i in range(0, len(rows), BATCH):
-        conn.executemany("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?)", rows[i : i + BATCH])
+        conn.executemany(
+            "INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?)", [row[:6] for row in rows[i : i + BATCH]]
+        )
     conn.execute("COMMIT")
     rate = len(rows) / (time.perf_counter() - start)
     conn.close()
     return rate
 
 
-def schema_study(rows: list[tuple[str, int, str, int, int, bytes]], rounds: int) -> None:
+def schema_study(rows: list[Row], rounds: int) -> None:
     rates: dict[str, list[float]] = {name: [] for name in VARIANTS}
     for _ in range(rounds):
         for name, variant in VARIANTS.items():

@@ -40,6 +40,7 @@ from cdrstore.store import open_store
 from cdrstore.store.codes import CALL_TYPE_CODES, STATUS_CODES
 from cdrstore.store.postgres import COPY_CALL_TYPES, COPY_CALLS, month_of
 from cdrstore.store.schema import metadata
+from cdrstore.store.sql import fact_values
 from cdrstore.synth import DEFAULT_DAYS, DEFAULT_START
 from cdrstore.testing import live_server
 from cdrstore.validation import decode_record
@@ -114,6 +115,7 @@ def floor(url: str, records: Sequence[StoredRecord]) -> float:
                                 CALL_TYPE_CODES[r.call_type],
                                 STATUS_CODES[r.status],
                                 r.doc,
+                                *fact_values(r),
                             )
                         )
             conn.commit()

@@ -509,19 +509,21 @@ def write_derived(
                 f" AND call_date = {mark} AND id = {mark}",
                 [(app_id, *row) for row in derived.numbers_removed],
             )
-    if derived.numbers_added:
+    # In the index's order: placed one after another, not all over it (import +10%, SQLite).
+    added = sorted(derived.numbers_added)
+    if added:
         if arrays:
             cursor.execute(
                 "INSERT INTO call_numbers (app_id, number, call_date, id, call_type, status)"
                 " SELECT %s, * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::smallint[],"
                 " %s::smallint[]) ON CONFLICT DO NOTHING",
-                (app_id, *map(list, zip(*derived.numbers_added, strict=True))),
+                (app_id, *map(list, zip(*added, strict=True))),
             )
         else:
             cursor.executemany(
                 "INSERT INTO call_numbers (app_id, number, call_date, id, call_type, status)"
                 f" VALUES ({', '.join([mark] * 6)}) ON CONFLICT DO NOTHING",
-                [(app_id, *row) for row in derived.numbers_added],
+                [(app_id, *row) for row in added],
             )
     for table, changes in (
         ("call_stats", derived.stats_changes()),
