@@ -104,6 +104,10 @@ class TokenCache:
                             self._forget(listening=True)
             except Exception as exc:  # the database away: serve without the cache meanwhile
                 self._forget(listening=False)
-                log.warning("token change notifications unavailable: %s", type(exc).__name__)
+                log.warning(
+                    "token change notifications unavailable (%s): tokens are read from the"
+                    " database at every request until they are back",
+                    type(exc).__name__,
+                )
                 self._stop.wait(_RETRY_AFTER)
         self._forget(listening=False)
