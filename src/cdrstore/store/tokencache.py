@@ -15,7 +15,8 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Final
 
 from .base import TokenInfo
 
@@ -43,7 +44,7 @@ class TokenCache:
         self._pid: int | None = None  # the process the listener runs in (not inherited by forks)
         self._stop = threading.Event()
 
-    def lookup(self, token_hash: str, find: Any) -> TokenInfo | None:
+    def lookup(self, token_hash: str, find: Callable[[str], TokenInfo | None]) -> TokenInfo | None:
         """The token for this hash, from the cache while it can be trusted, else from `find`."""
         self._ensure_listener()
         now = time.monotonic()
@@ -52,7 +53,7 @@ class TokenCache:
             generation, listening = self._generation, self._listening
         if hit is not None and listening and now - hit[0] < TTL:
             return hit[1]
-        info: TokenInfo | None = find(token_hash)
+        info = find(token_hash)
         if info is not None and listening:
             with self._lock:
                 if self._generation == generation:
@@ -63,20 +64,16 @@ class TokenCache:
 
     def close(self) -> None:
         self._stop.set()
-        self._forget(listening=False)
+        self.forget(listening=False)
 
-    def forget(self) -> None:
-        """Look every token up afresh (a change made by this process: its own notice would come
-        back a moment later)."""
+    def forget(self, listening: bool | None = None) -> None:
+        """Look every token up afresh: after a change made by this process (its own notice would
+        come back a moment later), a notice, or a change of `listening` when given."""
         with self._lock:
             self._entries.clear()
             self._generation += 1
-
-    def _forget(self, listening: bool) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._generation += 1
-            self._listening = listening
+            if listening is not None:
+                self._listening = listening
 
     def _ensure_listener(self) -> None:
         if self._pid == os.getpid() or self._stop.is_set():
@@ -98,16 +95,16 @@ class TokenCache:
                     self._conninfo, autocommit=True, connect_timeout=5, keepalives_idle=10
                 ) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
-                    self._forget(listening=True)
+                    self.forget(listening=True)
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0):
-                            self._forget(listening=True)
+                            self.forget(listening=True)
             except Exception as exc:  # the database away: serve without the cache meanwhile
-                self._forget(listening=False)
+                self.forget(listening=False)
                 log.warning(
                     "token change notifications unavailable (%s): tokens are read from the"
                     " database at every request until they are back",
                     type(exc).__name__,
                 )
                 self._stop.wait(_RETRY_AFTER)
-        self._forget(listening=False)
+        self.forget(listening=False)
