@@ -13,7 +13,7 @@ import psycopg
 
 from cdrstore.ops.accounts import delete_app, ensure_app
 from cdrstore.query import PageQuery
-from cdrstore.store import Change, Store, open_store
+from cdrstore.store import Change, Store, open_store, prepare
 from cdrstore.store import postgres as pg_backend
 from cdrstore.validation import decode_record
 from tests.conftest import record
@@ -288,8 +288,10 @@ def test_a_transaction_of_several_batches_logs_them_in_order(store, monkeypatch)
     ensure_app(store, "acme", "Acme")
     store.records.ingest("acme", records([5]))
     with store.records.writer("acme") as writer:
-        writer.write(records([3, 1, 2]))
-        writer.write(records([5], version=1) + records([4]))  # 2: held (3 went to the table)
+        writer.write(prepare(records([3, 1, 2])))
+        writer.write(
+            prepare(records([5], version=1) + records([4]))
+        )  # 2: held (3 went to the table)
     assert ops(store, after=1) == [
         ("insert", "r0001"),
         ("insert", "r0002"),

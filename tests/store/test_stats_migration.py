@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from cdrstore.ops.stats import call_stats
 from cdrstore.query import parse_call_query, parse_stats_query
-from cdrstore.store import Store, migrate, open_store
+from cdrstore.store import Store, migrate, open_store, prepare
 from cdrstore.store.codes import CALL_TYPE_CODES, STATUS_CODES
 from cdrstore.timestamps import format_timestamp
 from cdrstore.validation import decode_record
@@ -131,7 +131,7 @@ def test_the_upgrade_logs_stored_records_for_the_feed(old_store):
     assert {c.id: c.doc for c in changes} == stored
     assert old_store.records.change_bounds("acme") == (0, len(RECORDS))
     with old_store.records.writer("acme") as writer:  # the head continues after the backfill
-        writer.write([decode_record(msgspec.json.encode(record(id="after")))])
+        writer.write(prepare([decode_record(msgspec.json.encode(record(id="after")))]))
     assert [(c.position, c.id) for c in old_store.records.changes("acme", len(RECORDS), 10)] == [
         (len(RECORDS) + 1, "after")
     ]
@@ -152,7 +152,7 @@ def test_the_half_hour_statistics_are_made_from_the_quarters(old_store):
     old_store.upgrade()
     old_store.accounts.create_app("Acme", app_id="acme")
     with old_store.records.writer("acme") as writer:
-        writer.write([decode_record(msgspec.json.encode(r)) for r in (*RECORDS, *early)])
+        writer.write(prepare([decode_record(msgspec.json.encode(r)) for r in (*RECORDS, *early)]))
     half_hours = text(
         "SELECT * FROM call_stats WHERE app_id = 'acme' AND grain = 1800000"
         " ORDER BY bucket, call_type, direction"

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import IO, Final
+from typing import IO, Final, TypeVar
 
 from ..contract import BATCH_MAX_RECORDS, BATCH_MAX_REPORTED_ERRORS
 from ..record import IngestSummary, StoredRecord
@@ -57,20 +57,38 @@ def _size(chunk: list[tuple[int, RawRecord]]) -> int:
     return sum(len(raw) for _, raw in chunk if not isinstance(raw, list))
 
 
+Prepared = TypeVar("Prepared")
+Prepare = Callable[[list[StoredRecord]], Prepared]
+"""Works out what a chunk of valid records will write, before the writer takes it (it runs in
+the worker processes with the decoding: a top-level function, so that it can be sent there)."""
+
+
+def decode_and_prepare(
+    chunk: list[tuple[int, RawRecord]], ignore_unknown: bool, prepare: Prepare[Prepared]
+) -> tuple[Decoded, Prepared | None]:
+    """The chunk decoded, and its records prepared if every one of them is valid (a chunk with
+    an invalid record is never written)."""
+    decoded = decode_chunk(chunk, ignore_unknown)
+    valid = [item for _, item in decoded if not isinstance(item, list)]
+    return decoded, (prepare(valid) if len(valid) == len(decoded) else None)
+
+
 def _decoded_chunks(
     chunks: Iterator[list[tuple[int, RawRecord]]],
     pool: ProcessPoolExecutor | None,
     jobs: int,
     ignore_unknown: bool,
-) -> Iterator[tuple[Decoded, int]]:
-    """(decoded chunk, raw bytes) in file order; at most 2 x jobs chunks in flight."""
+    prepare: Prepare[Prepared],
+) -> Iterator[tuple[tuple[Decoded, Prepared | None], int]]:
+    """((decoded chunk, prepared), raw bytes) in file order; at most 2 x jobs chunks in flight."""
     if pool is None:
         for chunk in chunks:
-            yield decode_chunk(chunk, ignore_unknown), _size(chunk)
+            yield decode_and_prepare(chunk, ignore_unknown, prepare), _size(chunk)
         return
-    pending: deque[tuple[Future[Decoded], int]] = deque()
+    pending: deque[tuple[Future[tuple[Decoded, Prepared | None]], int]] = deque()
     for chunk in chunks:
-        pending.append((pool.submit(decode_chunk, chunk, ignore_unknown), _size(chunk)))
+        work = pool.submit(decode_and_prepare, chunk, ignore_unknown, prepare)
+        pending.append((work, _size(chunk)))
         if len(pending) >= 2 * jobs:
             future, size = pending.popleft()
             yield future.result(), size
@@ -80,8 +98,6 @@ def _decoded_chunks(
 
 
 DEFAULT_POLICY: Final = Policy()
-Write = Callable[[list[StoredRecord]], IngestSummary]
-"""Stores a chunk of valid records (inside the caller's transaction)."""
 
 
 def _locator(name: str, by_line: bool) -> Callable[[int], str]:
@@ -126,12 +142,14 @@ DEFAULT_OPTIONS: Final = ImportOptions()
 
 def validate_and_write(
     sources: list[ImportSource],
-    write: Write,
+    prepare: Prepare[Prepared],
+    write: Callable[[Prepared], object],
     options: ImportOptions = DEFAULT_OPTIONS,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Validate every record of every source; write the valid ones until the first invalid one is
-    seen. `invalid` > 0 in the result means the caller must not keep what was written; a source
+    """Validate every record of every source; write the valid ones, chunk by chunk as `prepare`
+    made them (inside the caller's transaction, which counts what became of them), until the
+    first invalid one is seen. `invalid` > 0 in the result means the caller must not keep what was written; a source
     that is not JSON or NDJSON at all raises BatchError."""
     result = ImportResult()
     seen: dict[str, str] = {}
@@ -142,10 +160,12 @@ def validate_and_write(
         for source in sources:
             chunks, locate = _raw_records(source, options.source_format, options.policy)
             validator = BatchValidator(locate=locate, seen=seen)
-            for decoded, size in _decoded_chunks(chunks, pool, jobs, ignore_unknown):
-                records = validator.accept(decoded)
-                if not result.invalid and not validator.invalid:
-                    result.counts.add(write(records))
+            for (decoded, prepared), size in _decoded_chunks(
+                chunks, pool, jobs, ignore_unknown, prepare
+            ):
+                validator.accept(decoded)
+                if not result.invalid and not validator.invalid and prepared is not None:
+                    write(prepared)
                 done += len(decoded)
                 read += size
                 if progress:

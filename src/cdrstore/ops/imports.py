@@ -18,7 +18,8 @@ from ..ingest.importer import (
     validate_and_write,
 )
 from ..record import IngestSummary
-from ..store import Store
+from ..store import Store, prepare
+from ..store.writebehind import WriteBehind
 from .accounts import require_app
 
 log = logging.getLogger("cdrstore.import")
@@ -41,9 +42,12 @@ def import_files(
     result = ImportResult()
     try:
         with gc_paused(), store.records.writer(app_id) as writer:
-            result = validate_and_write(sources, writer.write, options, progress)
-            if result.invalid:
-                raise _RollBack
+            # The database writes one chunk while the next is staged beside it.
+            with WriteBehind(writer) as behind:
+                result = validate_and_write(sources, prepare, behind.write, options, progress)
+                if result.invalid:
+                    raise _RollBack
+            result.counts = behind.counts
     except _RollBack:
         result.counts = IngestSummary.empty()
     if result.counts.inserted or result.counts.updated:

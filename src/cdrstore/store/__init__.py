@@ -32,6 +32,7 @@ from .errors import (
     UnsupportedDatabase,
     translating,
 )
+from .plan import PreparedBatch, prepare
 from .sessions import SessionInfo, SessionStore
 from .tokencache import TokenCache
 from .webhooks import Delivery, NewDelivery, Outcome, Subscription, WebhookStore
@@ -125,6 +126,7 @@ __all__ = [
     "NotCitus",
     "Outcome",
     "Page",
+    "PreparedBatch",
     "RecordStore",
     "RemovedApp",
     "RetentionReport",
@@ -141,5 +143,6 @@ __all__ = [
     "WebhookStore",
     "WindowCounter",
     "open_store",
+    "prepare",
     "redact_url",
 ]

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from ..query import PageQuery, StatsQuery
 from ..record import IngestSummary, StoredRecord
 from .errors import translating
+from .plan import PreparedBatch, prepare
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,17 @@ class RemovedApp:
 class BatchWriter(ABC):
     """Writes an app's records inside one transaction; committed when its context exits cleanly."""
 
+    def stage(self, batch: PreparedBatch) -> object:
+        """What writing the batch sends if its records are all new, worked out without the
+        database: safe while another thread writes the batch before (`WriteBehind`)."""
+        return batch
+
     @abstractmethod
-    def write(self, records: Sequence[StoredRecord]) -> IngestSummary: ...
+    def write_staged(self, staged: object) -> IngestSummary:
+        """Write a batch as `stage` left it."""
+
+    def write(self, batch: PreparedBatch) -> IngestSummary:
+        return self.write_staged(self.stage(batch))
 
     @abstractmethod
     def keep_position(self, source: str, position: str) -> None:
@@ -93,9 +103,9 @@ SourcePosition = tuple[str, str]
 
 
 def write_batch(
-    writer: BatchWriter, records: Sequence[StoredRecord], at: SourcePosition | None
+    writer: BatchWriter, batch: PreparedBatch, at: SourcePosition | None
 ) -> IngestSummary:
-    summary = writer.write(records) if records else IngestSummary.empty()
+    summary = writer.write(batch) if batch.records else IngestSummary.empty()
     if at is not None:
         writer.keep_position(*at)
     return summary
@@ -136,8 +146,9 @@ class RecordStore(ABC):
         self, app_id: str, records: Sequence[StoredRecord], at: SourcePosition | None = None
     ) -> IngestSummary:
         """Write one batch in a transaction of its own (with where its source was read up to)."""
+        batch = prepare(records)  # before the transaction: the write lock is held for less
         with self.writer(app_id) as writer:
-            return write_batch(writer, records, at)
+            return write_batch(writer, batch, at)
 
     @abstractmethod
     def page(self, app_id: str, query: PageQuery) -> Page: ...

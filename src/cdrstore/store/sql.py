@@ -470,6 +470,12 @@ ROLLUPS: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
 GRAINED = "call_stats"  # the rollup whose key holds its bucket's width
 
 
+INSERT_NUMBERS = (
+    "INSERT INTO call_numbers (app_id, number, call_date, id, call_type, status)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+
+
 def fact_values(record: StoredRecord) -> tuple[int, int, str, str]:
     """The record's FACT_COLUMNS as stored in `calls`."""
     facts = record.facts
@@ -491,40 +497,20 @@ def _upsert(table: str, mark: str) -> str:
 
 
 def write_derived(
-    cursor: Any, mark: str, app_id: str, derived: Derived, arrays: bool = False
+    cursor: Any, mark: str, app_id: str, derived: Derived, numbers: bool = True
 ) -> None:
-    """Move the statistics and the number search by what a write changed, in its transaction.
-    `arrays`: the search's rows go as arrays in one statement (PostgreSQL's unnest), not one
-    statement a row."""
-    if derived.numbers_removed:
-        if arrays:
-            cursor.execute(
-                "DELETE FROM call_numbers WHERE app_id = %s AND (number, call_date, id) IN"
-                " (SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[]))",
-                (app_id, *map(list, zip(*derived.numbers_removed, strict=True))),
-            )
-        else:
-            cursor.executemany(
-                f"DELETE FROM call_numbers WHERE app_id = {mark} AND number = {mark}"
-                f" AND call_date = {mark} AND id = {mark}",
-                [(app_id, *row) for row in derived.numbers_removed],
-            )
+    """Move the statistics (and, unless the caller does it its own way, the number search) by
+    what a write changed, in its transaction."""
+    if numbers and derived.numbers_removed:
+        cursor.executemany(
+            f"DELETE FROM call_numbers WHERE app_id = {mark} AND number = {mark}"
+            f" AND call_date = {mark} AND id = {mark}",
+            [(app_id, *row) for row in derived.numbers_removed],
+        )
     # In the index's order: placed one after another, not all over it (import +10%, SQLite).
-    added = sorted(derived.numbers_added)
+    added = sorted(derived.numbers_added) if numbers else []
     if added:
-        if arrays:
-            cursor.execute(
-                "INSERT INTO call_numbers (app_id, number, call_date, id, call_type, status)"
-                " SELECT %s, * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::smallint[],"
-                " %s::smallint[]) ON CONFLICT DO NOTHING",
-                (app_id, *map(list, zip(*added, strict=True))),
-            )
-        else:
-            cursor.executemany(
-                "INSERT INTO call_numbers (app_id, number, call_date, id, call_type, status)"
-                f" VALUES ({', '.join([mark] * 6)}) ON CONFLICT DO NOTHING",
-                [(app_id, *row) for row in added],
-            )
+        cursor.executemany(INSERT_NUMBERS.replace("?", mark), [(app_id, *row) for row in added])
     for table, changes in (
         ("call_stats", derived.stats_changes()),
         ("call_party_stats", derived.party_changes()),

@@ -7,19 +7,20 @@ the batch happen in one serialised transaction and two concurrent batches cannot
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import msgspec
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 
-from ..record import IngestSummary, StoredRecord
+from ..record import IngestSummary
 from . import Store, changelog
 from .base import BatchWriter
 from .errors import register_driver
-from .plan import StoredRow, plan_batch
-from .sql import SqlRecords, fact_values, keep_position, write_derived
+from .plan import PreparedBatch, StoredRow, plan_batch
+from .sql import INSERT_NUMBERS, SqlRecords, fact_values, keep_position, write_derived
 from .windows import SqliteWindows, counts_file
 
 register_driver(sqlite3.Error, sqlite3.OperationalError)
@@ -60,22 +61,50 @@ def create_sqlite_engine(url: str) -> Engine:
     return engine
 
 
+class SqliteStaged(NamedTuple):
+    """What writing a prepared batch sends when its records are all new, worked out without the
+    database (`SqliteWriter.stage`, while the batch before is being written)."""
+
+    batch: PreparedBatch
+    ids: bytes  # the ids, a JSON array: EXISTING_SQL's parameter
+    calls: list[tuple[object, ...]]  # rows of `calls`
+    numbers: list[tuple[object, ...]]  # rows of `call_numbers`, in its key order
+
+
 class SqliteWriter(BatchWriter):
     def __init__(self, cursor: sqlite3.Cursor, app_id: str) -> None:
         self.cursor = cursor
         self.app_id = app_id
 
-    def write(self, records: Sequence[StoredRecord]) -> IngestSummary:
-        app_id, cursor = self.app_id, self.cursor
-        ids = msgspec.json.encode([r.id for r in records])
+    def stage(self, batch: PreparedBatch) -> SqliteStaged:
+        app_id = self.app_id
+        return SqliteStaged(
+            batch,
+            msgspec.json.encode([c.record.id for c in batch.records]),
+            [
+                (app_id, r.call_date_ms, r.id, t, s, r.doc, *fact_values(r))
+                for r, t, s in batch.records
+            ],
+            [(app_id, *row) for row in batch.derived.numbers_added],
+        )
+
+    def write_staged(self, staged: object) -> IngestSummary:
+        assert isinstance(staged, SqliteStaged)
+        app_id, cursor, batch = self.app_id, self.cursor, staged.batch
         stored = {
-            row[0]: StoredRow(*row[1:]) for row in cursor.execute(EXISTING_SQL, (ids, app_id))
+            row[0]: StoredRow(*row[1:])
+            for row in cursor.execute(EXISTING_SQL, (staged.ids, app_id))
         }
-        plan = plan_batch(sorted(records, key=lambda r: (r.call_date_ms, r.id)), stored)
+        plan = plan_batch(batch, stored)
+        as_staged = not stored  # every record new (the usual case): what was staged is what goes
         cursor.executemany(
             "INSERT INTO calls (app_id, call_date, id, call_type, status, doc,"
             " direction, talk_ms, agent, department) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(app_id, r.call_date_ms, r.id, t, s, r.doc, *fact_values(r)) for r, t, s in plan.new],
+            staged.calls
+            if as_staged
+            else [
+                (app_id, r.call_date_ms, r.id, t, s, r.doc, *fact_values(r)) for r, t, s in plan.new
+            ],
         )
         cursor.executemany(
             "UPDATE calls SET call_date = ?, call_type = ?, status = ?, doc = ?,"
@@ -88,12 +117,14 @@ class SqliteWriter(BatchWriter):
         cursor.executemany(
             "INSERT INTO call_counts (app_id, bucket, call_type, status, n) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (app_id, bucket, call_type, status) DO UPDATE SET n = n + excluded.n",
-            [(app_id, *change) for change in plan.count_changes()],
+            [(app_id, *change) for change in plan.derived.count_changes()],
         )
-        write_derived(cursor, "?", app_id, plan.derived)
+        if as_staged:
+            cursor.executemany(INSERT_NUMBERS, staged.numbers)
+        write_derived(cursor, "?", app_id, plan.derived, numbers=not as_staged)
         # One writer holds the database at a time: positions taken here commit in their order.
         changelog.append_changes(cursor, "?", app_id, plan.change_entries())
-        return plan.summary(len(records))
+        return plan.summary(len(batch))
 
     def keep_position(self, source: str, position: str) -> None:
         keep_position(self.cursor, "?", self.app_id, source, position)
