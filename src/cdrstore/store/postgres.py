@@ -182,7 +182,7 @@ NUMBER_TYPES: Final = ("text", "text", "int8", "text", "int2", "int2")
 
 # A transaction's change log entries until it commits: in memory up to this many, then in a
 # temporary table, in the order logged (`seq` from 0).
-HELD_IN_MEMORY: Final = 100_000
+HELD_IN_MEMORY: Final = 500_000
 PENDING_DDL: Final = (
     "CREATE TEMP TABLE IF NOT EXISTS pending_changes"
     ' (seq bigint, op smallint, id text COLLATE "C") ON COMMIT DELETE ROWS'
@@ -246,6 +246,7 @@ class PostgresWriter(BatchWriter):
         if not batch.records:
             return IngestSummary.empty()
         self.store.ensure_partitions(staged.months)
+        self.store.wrote(staged.months)
         with self.connection.cursor() as cur:
             new_ids = self._claim_new(cur, staged.by_id)
             existing = [i for i, _ in staged.by_id if i not in new_ids]
@@ -470,6 +471,7 @@ class PostgresRecords(SqlRecords):
         self._analysed: set[int] = set()  # months whose partition has planner statistics
         self._citus: bool | None = None  # whether the database is a Citus coordinator
         self._created: set[int] = set()  # months whose partition this process created
+        self._written: set[int] = set()  # months written since the statistics were refreshed
 
     @contextmanager
     def _raw(self) -> Iterator[psycopg.Connection[Any]]:
@@ -477,6 +479,10 @@ class PostgresRecords(SqlRecords):
             raw = connection.connection.driver_connection
             assert isinstance(raw, psycopg.Connection)
             yield raw
+
+    def wrote(self, months: set[int]) -> None:
+        """Note months written to, for `refresh_statistics`."""
+        self._written |= months
 
     def ensure_partitions(self, months: set[int]) -> None:
         """Create and attach the monthly partitions these months need (idempotent, race-free)."""
@@ -520,10 +526,15 @@ class PostgresRecords(SqlRecords):
 
     def partitions(self) -> list[tuple[str, int, int]]:
         """(name, start ms, end ms) of every attached monthly partition, oldest first."""
+        return [
+            (partition_name(m), *month_bounds(m)) for m in sorted(self._existing_partitions_now())
+        ]
+
+    def _existing_partitions_now(self) -> set[int]:
         with self._raw() as conn:
-            months = sorted(self._existing_partitions(conn))
+            months = self._existing_partitions(conn)
             conn.rollback()
-        return [(partition_name(m), *month_bounds(m)) for m in months]
+        return months
 
     @contextmanager
     def writer(self, app_id: str) -> Iterator[BatchWriter]:
@@ -599,7 +610,11 @@ class PostgresRecords(SqlRecords):
         # A partition nobody has analysed yet is planned blind: a 100-record page of a freshly
         # imported 20,000-record store took 27.7 ms until its partitions were analysed, 1.1 ms after
         # (autovacuum gets there, but only a minute or more later). Sampled, so seconds at most.
-        names = [*DERIVED_TABLES, *(name for name, _, _ in self.partitions())]
+        # Only the partitions written since (the others' statistics still hold): analysing every
+        # month of a long history would grow with it.
+        written, self._written = self._written, set()
+        attached = self._existing_partitions_now()
+        names = [*DERIVED_TABLES, *(partition_name(m) for m in sorted(written & attached))]
         with self._writing() as cursor:
             cursor.execute(f"ANALYZE {', '.join(names)}")
 
