@@ -31,9 +31,8 @@ import httpx
 
 from bench.stores import APP, PATH, WORKDIR, part_file, run_cli
 from bench.tools import peer
-from cdrstore.store.codes import CALL_TYPE_CODES, STATUS_CODES
+from cdrstore.store.plan import row_of
 from cdrstore.store.schema import COUNT_BUCKET_MS
-from cdrstore.store.sql import fact_values
 from cdrstore.synth import DEFAULT_DAYS, DEFAULT_START, generate
 from cdrstore.testing import app_with_token, live_server
 from cdrstore.validation import decode_record
@@ -67,25 +66,12 @@ def sqlite_utils_rate(ndjson: Path, n: int, tmp: Path) -> float:
     return n / (time.perf_counter() - start)
 
 
-Row = tuple[Any, ...]  # calls' columns: app, date, id, type, status, doc, then FACT_COLUMNS
+Row = tuple[Any, ...]  # calls' columns: app_id, then store.plan.CALL_COLUMNS
 
 
 def encoded_rows(ndjson: Path) -> list[Row]:
-    rows = []
     with ndjson.open("rb") as f:
-        for line in f:
-            r = decode_record(line)
-            rows.append(
-                (
-                    APP,
-                    r.call_date_ms,
-                    r.id,
-                    CALL_TYPE_CODES[r.call_type],
-                    STATUS_CODES[r.status],
-                    r.doc,
-                    *fact_values(r),
-                )
-            )
+        rows = [(APP, *row_of(decode_record(line))) for line in f]
     rows.sort(key=lambda row: (row[1], row[2]))
     return rows
 

@@ -37,10 +37,9 @@ from tests.support.postgres import create_postgres_database
 from bench.__main__ import write_ndjson
 from cdrstore.record import StoredRecord
 from cdrstore.store import open_store
-from cdrstore.store.codes import CALL_TYPE_CODES, STATUS_CODES
+from cdrstore.store.plan import row_of
 from cdrstore.store.postgres import COPY_CALL_TYPES, COPY_CALLS, month_of
 from cdrstore.store.schema import metadata
-from cdrstore.store.sql import fact_values
 from cdrstore.synth import DEFAULT_DAYS, DEFAULT_START
 from cdrstore.testing import live_server
 from cdrstore.validation import decode_record
@@ -107,17 +106,7 @@ def floor(url: str, records: Sequence[StoredRecord]) -> float:
                 with cur.copy(COPY_CALLS) as copy:
                     copy.set_types(COPY_CALL_TYPES)
                     for r in batch:
-                        copy.write_row(
-                            (
-                                APP,
-                                r.call_date_ms,
-                                r.id,
-                                CALL_TYPE_CODES[r.call_type],
-                                STATUS_CODES[r.status],
-                                r.doc,
-                                *fact_values(r),
-                            )
-                        )
+                        copy.write_row((APP, *row_of(r)))
             conn.commit()
         return time.perf_counter() - start
 

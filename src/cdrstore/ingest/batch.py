@@ -96,6 +96,15 @@ def split_ndjson(body: bytes) -> list[bytes]:
 Decoded = list[tuple[int, StoredRecord | list[RecordError]]]
 
 
+Outline = list[tuple[int, str | list[RecordError]]]
+"""Each record of a chunk by its position: its id, or what is wrong with it (all a validator
+needs to see of a chunk decoded elsewhere)."""
+
+
+def outline(decoded: Decoded) -> Outline:
+    return [(index, item if isinstance(item, list) else item.id) for index, item in decoded]
+
+
 RawRecord = bytes | msgspec.Raw | list[RecordError]
 """A record as JSON, or (from a source format) the errors of a row that could not be converted."""
 
@@ -138,19 +147,24 @@ class BatchValidator:
 
     def accept(self, decoded: Decoded) -> list[StoredRecord]:
         """The valid records of a decoded chunk; the others counted and (the first errors) kept."""
-        records: list[StoredRecord] = []
-        for index, item in decoded:
+        kept = self.check(outline(decoded))
+        return [item for index, item in decoded if index in kept and not isinstance(item, list)]
+
+    def check(self, items: Outline) -> set[int]:
+        """The positions of the records accepted from a chunk's outline; the others counted and
+        (the first errors) kept."""
+        accepted = set()
+        for index, item in items:
             if isinstance(item, list):
                 self._fail(item)
                 continue
             here = self.locate(index)
-            first = self.seen.setdefault(item.id, here)
+            first = self.seen.setdefault(item, here)
             if first != here:
-                duplicate = f"duplicate id {item.id!r} (first at {first})"
-                self._fail([RecordError(index, "id", duplicate)])
+                self._fail([RecordError(index, "id", f"duplicate id {item!r} (first at {first})")])
                 continue
-            records.append(item)
-        return records
+            accepted.add(index)
+        return accepted
 
     def _fail(self, errors: list[RecordError]) -> None:
         self.invalid += 1

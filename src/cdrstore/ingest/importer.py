@@ -18,11 +18,12 @@ from ..contract import BATCH_MAX_RECORDS, BATCH_MAX_REPORTED_ERRORS
 from ..record import IngestSummary, StoredRecord
 from .batch import (
     BatchValidator,
-    Decoded,
+    Outline,
     RawRecord,
     RecordError,
     decode_chunk,
     detect_layout,
+    outline,
     read_file_chunks,
 )
 from .sources import Policy, SourceFormat
@@ -60,17 +61,18 @@ def _size(chunk: list[tuple[int, RawRecord]]) -> int:
 Prepared = TypeVar("Prepared")
 Prepare = Callable[[list[StoredRecord]], Prepared]
 """Works out what a chunk of valid records will write, before the writer takes it (it runs in
-the worker processes with the decoding: a top-level function, so that it can be sent there)."""
+the worker processes with the decoding: a top-level function, so that it can be sent there; what
+it returns comes back pickled, so it should be quick to unpickle)."""
 
 
 def decode_and_prepare(
     chunk: list[tuple[int, RawRecord]], ignore_unknown: bool, prepare: Prepare[Prepared]
-) -> tuple[Decoded, Prepared | None]:
-    """The chunk decoded, and its records prepared if every one of them is valid (a chunk with
-    an invalid record is never written)."""
+) -> tuple[Outline, Prepared | None]:
+    """The chunk decoded: its outline, and its records prepared if every one of them is valid
+    (a chunk with an invalid record is never written)."""
     decoded = decode_chunk(chunk, ignore_unknown)
     valid = [item for _, item in decoded if not isinstance(item, list)]
-    return decoded, (prepare(valid) if len(valid) == len(decoded) else None)
+    return outline(decoded), (prepare(valid) if len(valid) == len(decoded) else None)
 
 
 def _decoded_chunks(
@@ -79,13 +81,14 @@ def _decoded_chunks(
     jobs: int,
     ignore_unknown: bool,
     prepare: Prepare[Prepared],
-) -> Iterator[tuple[tuple[Decoded, Prepared | None], int]]:
-    """((decoded chunk, prepared), raw bytes) in file order; at most 2 x jobs chunks in flight."""
+) -> Iterator[tuple[tuple[Outline, Prepared | None], int]]:
+    """((outline, prepared), raw bytes) of each chunk in file order; at most 2 x jobs chunks in
+    flight."""
     if pool is None:
         for chunk in chunks:
             yield decode_and_prepare(chunk, ignore_unknown, prepare), _size(chunk)
         return
-    pending: deque[tuple[Future[tuple[Decoded, Prepared | None]], int]] = deque()
+    pending: deque[tuple[Future[tuple[Outline, Prepared | None]], int]] = deque()
     for chunk in chunks:
         work = pool.submit(decode_and_prepare, chunk, ignore_unknown, prepare)
         pending.append((work, _size(chunk)))
@@ -160,13 +163,13 @@ def validate_and_write(
         for source in sources:
             chunks, locate = _raw_records(source, options.source_format, options.policy)
             validator = BatchValidator(locate=locate, seen=seen)
-            for (decoded, prepared), size in _decoded_chunks(
+            for (items, prepared), size in _decoded_chunks(
                 chunks, pool, jobs, ignore_unknown, prepare
             ):
-                validator.accept(decoded)
+                validator.check(items)
                 if not result.invalid and not validator.invalid and prepared is not None:
                     write(prepared)
-                done += len(decoded)
+                done += len(items)
                 read += size
                 if progress:
                     progress(done, read)

@@ -18,7 +18,8 @@ from ..ingest.importer import (
     validate_and_write,
 )
 from ..record import IngestSummary
-from ..store import Store, prepare
+from ..store import Store
+from ..store.plan import prepare_packed, unpack
 from ..store.writebehind import WriteBehind
 from .accounts import require_app
 
@@ -44,7 +45,13 @@ def import_files(
         with gc_paused(), store.records.writer(app_id) as writer:
             # The database writes one chunk while the next is staged beside it.
             with WriteBehind(writer) as behind:
-                result = validate_and_write(sources, prepare, behind.write, options, progress)
+                result = validate_and_write(
+                    sources,
+                    prepare_packed,
+                    lambda data: behind.write(unpack(data)),
+                    options,
+                    progress,
+                )
                 if result.invalid:
                     raise _RollBack
             result.counts = behind.counts

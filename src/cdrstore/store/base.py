@@ -105,7 +105,7 @@ SourcePosition = tuple[str, str]
 def write_batch(
     writer: BatchWriter, batch: PreparedBatch, at: SourcePosition | None
 ) -> IngestSummary:
-    summary = writer.write(batch) if batch.records else IngestSummary.empty()
+    summary = writer.write(batch) if batch.rows else IngestSummary.empty()
     if at is not None:
         writer.keep_position(*at)
     return summary

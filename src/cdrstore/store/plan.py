@@ -1,28 +1,52 @@
 """What writing a batch changes, worked out before any row is written: the same on every backend.
 
-Given the batch's records and what the store holds of their ids already, a record is new, unchanged
-(the stored document is byte-identical) or changed; the per-hour counts, the statistics and the
-number search move by the differences (`Derived`, also what removing records takes back).
+A batch is first prepared (`prepare`, before the write transaction; in an import's worker
+processes): its records as the rows `calls` holds, in key order, with what they add to the
+per-hour counts, the statistics and the number search if every one of them is new. Given what the
+store holds of their ids already, `plan_batch` then tells new, unchanged (the stored document is
+byte-identical) and changed records apart, and corrects those figures for the records that are
+not new (`Derived`, also what removing records takes back).
+
+A prepared batch crosses from a worker process to the writer as MessagePack (`pack`, `unpack`):
+plain rows decode in C, where pickled named tuples cost a Python call each (11.7 against 3 us a
+record for the round trip; docs/performance.md#ingest).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
-from ..record import CallFacts, IngestSummary, StoredRecord
+import msgspec
+
+from ..record import IngestSummary, StoredRecord
 from ..validation import stored_facts
 from .codes import CALL_TYPE_CODES, CHANGE_OP_CODES, DIRECTION_CODES, STATUS_CODES
 from .paging import bucket_of
 from .schema import PARTY_BUCKET_MS, STATS_GRAINS_MS, STATUS_COLUMNS
 
+Row = tuple[int, str, int, int, bytes, int, int, str, str]
+"""A record as `calls` holds it, after its app_id (`CALL_COLUMNS`): callDate (epoch ms), id,
+callType, status, the canonical document, callDirection (codes.py), talk time (ms), agent and
+department (record.CallFacts)."""
+CALL_COLUMNS: Final = (
+    "call_date",
+    "id",
+    "call_type",
+    "status",
+    "doc",
+    "direction",
+    "talk_ms",
+    "agent",
+    "department",
+)
 StatsKey = tuple[int, int, int, int]  # (grain, bucket, call type, direction)
 PartyKey = tuple[int, int, int, str, str]  # (day bucket, call type, direction, agent, department)
+CountKey = tuple[int, int, int]  # (hour bucket, call type, status)
 NumberKey = tuple[str, int, str]  # (number, call_date, id)
 NumberRow = tuple[str, int, str, int, int]  # (number, call_date, id, call type, status)
+VECTOR_LENGTH: Final = len(STATUS_COLUMNS) + 1
 
 
 class StoredRow(NamedTuple):
@@ -34,72 +58,80 @@ class StoredRow(NamedTuple):
     doc: bytes
 
 
-class CodedRecord(NamedTuple):
-    record: StoredRecord
-    call_type: int
-    status: int
+def row_of(record: StoredRecord) -> Row:
+    facts = record.facts
+    return (
+        record.call_date_ms,
+        record.id,
+        CALL_TYPE_CODES[record.call_type],
+        STATUS_CODES[record.status],
+        record.doc,
+        DIRECTION_CODES[facts.direction],
+        facts.talk_ms,
+        facts.agent,
+        facts.department,
+    )
 
 
-@dataclass
-class Derived:
+def stored_record_row(call_id: str, stored: StoredRow) -> tuple[Row, list[str]]:
+    """The row and numbers of a record as stored, its facts read from its document."""
+    facts = stored_facts(stored.doc)
+    row = (
+        stored.call_date,
+        call_id,
+        stored.call_type,
+        stored.status,
+        stored.doc,
+        DIRECTION_CODES[facts.direction],
+        facts.talk_ms,
+        facts.agent,
+        facts.department,
+    )
+    return row, list(facts.numbers)
+
+
+class Derived(msgspec.Struct, gc=False):
     """What the per-hour counts, the statistics and the number search gain (or lose) with some
     records: the counts' changes, the rollups' changes (a vector a key: one count a status, then
     the talk time), and the search rows."""
 
-    counts: Counter[tuple[int, int, int]] = field(default_factory=Counter)
-    stats: dict[StatsKey, list[int]] = field(default_factory=dict)
-    party: dict[PartyKey, list[int]] = field(default_factory=dict)
-    numbers_added: list[NumberRow] = field(default_factory=list)
-    numbers_removed: list[NumberKey] = field(default_factory=list)
+    counts: dict[CountKey, int] = msgspec.field(default_factory=dict)
+    stats: dict[StatsKey, list[int]] = msgspec.field(default_factory=dict)
+    party: dict[PartyKey, list[int]] = msgspec.field(default_factory=dict)
+    numbers_added: list[NumberRow] = msgspec.field(default_factory=list)
+    numbers_removed: list[NumberKey] = msgspec.field(default_factory=list)
 
-    def count(
-        self,
-        call_id: str,
-        call_date: int,
-        coded: tuple[int, int],
-        facts: CallFacts,
-        sign: int,
-        numbers: bool = True,
-    ) -> None:
-        """Add (sign 1) or take back (sign -1) one record; `coded`: its (call type, status).
-        `numbers`: its number search rows too (added, or removed)."""
-        call_type, status = coded
-        direction = DIRECTION_CODES[facts.direction]
-        talk = sign * facts.talk_ms
-        self.counts[(bucket_of(call_date), call_type, status)] += sign
+    def count(self, row: Row, numbers: Sequence[str], sign: int) -> None:
+        """Add (sign 1) or take back (sign -1) one record, and its number search rows (added, or
+        removed) for the `numbers` given."""
+        call_date, call_id, call_type, status, _, direction, talk_ms, agent, department = row
+        talk = sign * talk_ms
+        key = (bucket_of(call_date), call_type, status)
+        self.counts[key] = self.counts.get(key, 0) + sign
         stats = self.stats
         for grain in STATS_GRAINS_MS:
-            key = (grain, call_date // grain, call_type, direction)
-            vector = stats.get(key)
+            stats_key = (grain, call_date // grain, call_type, direction)
+            vector = stats.get(stats_key)
             if vector is None:
-                vector = stats[key] = [0] * VECTOR_LENGTH
+                vector = stats[stats_key] = [0] * VECTOR_LENGTH
             vector[status] += sign
             vector[-1] += talk
-        party_key = (
-            call_date // PARTY_BUCKET_MS,
-            call_type,
-            direction,
-            facts.agent,
-            facts.department,
-        )
+        party_key = (call_date // PARTY_BUCKET_MS, call_type, direction, agent, department)
         vector = self.party.get(party_key)
         if vector is None:
             vector = self.party[party_key] = [0] * VECTOR_LENGTH
         vector[status] += sign
         vector[-1] += talk
-        if not numbers:
-            return
         if sign > 0:
-            self.numbers_added.extend(
-                (number, call_date, call_id, call_type, status) for number in facts.numbers
-            )
+            self.numbers_added += [(n, call_date, call_id, call_type, status) for n in numbers]
         else:
-            self.numbers_removed.extend((number, call_date, call_id) for number in facts.numbers)
+            self.numbers_removed += [(n, call_date, call_id) for n in numbers]
 
     def plus(self, other: Derived) -> Derived:
         """A new Derived: this one's changes and the other's together (neither is changed)."""
-        total = Derived(Counter(self.counts))
-        total.counts.update(other.counts)  # adds, keeping negative counts (`+` would drop them)
+        total = Derived(dict(self.counts))
+        for key, n in other.counts.items():
+            total.counts[key] = total.counts.get(key, 0) + n
         for part in (self, other):
             _sum_into(total.stats, part.stats)
             _sum_into(total.party, part.party)
@@ -121,9 +153,6 @@ class Derived:
         return _changes(self.party)
 
 
-VECTOR_LENGTH = len(STATUS_COLUMNS) + 1
-
-
 def _sum_into(into: dict[Any, list[int]], table: dict[Any, list[int]]) -> None:
     for key, vector in table.items():
         kept = into.get(key)
@@ -138,45 +167,56 @@ def _changes(table: dict[Any, list[int]]) -> list[tuple[object, ...]]:
     return [(*key, *vector) for key, vector in sorted(table.items()) if any(vector)]
 
 
-@dataclass(frozen=True)
-class PreparedBatch:
-    """A batch's records coded and in key order (callDate, id), with what they add to the counts,
-    statistics and number search if every one of them is new: worked out before the write
-    transaction (in an import's worker processes), so that a writer holding the database only
-    corrects it for the records it finds stored already, if any. Never changed once made: a
-    writer may try it more than once."""
+class PreparedBatch(msgspec.Struct, array_like=True, gc=False, frozen=True):
+    """A batch's records as rows in key order (callDate, id), with what they add to the counts,
+    statistics and number search if every one of them is new, so that a writer holding the
+    database only corrects that for the records it finds stored already, if any. Never changed
+    once made: a writer may try it more than once."""
 
-    records: list[CodedRecord]
+    rows: list[Row]
     derived: Derived
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self.rows)
 
 
 def prepare(records: Iterable[StoredRecord]) -> PreparedBatch:
-    coded = [CodedRecord(r, CALL_TYPE_CODES[r.call_type], STATUS_CODES[r.status]) for r in records]
-    coded.sort(key=lambda c: (c.record.call_date_ms, c.record.id))
     derived = Derived()
-    for c in coded:
-        r = c.record
-        derived.count(r.id, r.call_date_ms, c[1:], r.facts, 1)
+    rows = []
+    for record in records:
+        row = row_of(record)
+        rows.append(row)
+        derived.count(row, record.facts.numbers, 1)
+    rows.sort(key=itemgetter(0, 1))
     derived.numbers_added.sort()  # in the index's order (import +10% on SQLite)
-    return PreparedBatch(coded, derived)
+    return PreparedBatch(rows, derived)
 
 
-@dataclass
-class BatchPlan:
-    new: list[CodedRecord] = field(default_factory=list)
-    changed: list[tuple[CodedRecord, StoredRow]] = field(default_factory=list)
+_ENCODER: Final = msgspec.msgpack.Encoder()
+_DECODER: Final = msgspec.msgpack.Decoder(PreparedBatch)
+
+
+def prepare_packed(records: Iterable[StoredRecord]) -> bytes:
+    """`prepare`, as MessagePack for another process (`unpack`)."""
+    return _ENCODER.encode(prepare(records))
+
+
+def unpack(data: bytes) -> PreparedBatch:
+    return _DECODER.decode(data)
+
+
+class BatchPlan(msgspec.Struct, gc=False):
+    new: list[Row] = msgspec.field(default_factory=list)
+    changed: list[tuple[Row, StoredRow]] = msgspec.field(default_factory=list)
     unchanged: int = 0
-    derived: Derived = field(default_factory=Derived)
+    derived: Derived = msgspec.field(default_factory=Derived)
 
     def change_entries(self) -> list[tuple[int, str]]:
         """The change log entries this batch makes, (op code, id) in id order: an insert for each
         new record, an update for each changed one; an unchanged record makes none."""
         insert, update = CHANGE_OP_CODES["insert"], CHANGE_OP_CODES["update"]
-        entries = [(insert, c.record.id) for c in self.new]
-        entries += [(update, c.record.id) for c, _ in self.changed]
+        entries = [(insert, row[1]) for row in self.new]
+        entries += [(update, row[1]) for row, _ in self.changed]
         entries.sort(key=itemgetter(1))
         return entries
 
@@ -188,28 +228,22 @@ def plan_batch(batch: PreparedBatch, stored: Mapping[str, StoredRow]) -> BatchPl
     """The plan for a prepared batch against the rows stored for its ids: a record is new,
     unchanged (its stored document is byte-identical) or changed."""
     if not stored:
-        return BatchPlan(new=batch.records, derived=batch.derived)
+        return BatchPlan(new=batch.rows, derived=batch.derived)
     plan = BatchPlan()
     taken_back = Derived()  # the batch's own figures for records not new, and the old versions
     kept: set[str] = set()
-    for c in batch.records:
-        r = c.record
-        old = stored.get(r.id)
+    for row in batch.rows:
+        old = stored.get(row[1])
         if old is None:
-            plan.new.append(c)
-            continue
-        if old.doc == r.doc:
+            plan.new.append(row)
+        elif old.doc == row[4]:
             plan.unchanged += 1
-            kept.add(r.id)
-            taken_back.count(r.id, r.call_date_ms, c[1:], r.facts, -1, numbers=False)
-            continue
-        plan.changed.append((c, old))
-        taken_back.count(r.id, old.call_date, old[1:3], old_facts(old), -1)
+            kept.add(row[1])
+            taken_back.count(row, (), -1)
+        else:
+            plan.changed.append((row, old))
+            taken_back.count(*stored_record_row(row[1], old), -1)
     plan.derived = batch.derived.plus(taken_back)
     if kept:
         plan.derived.numbers_added = [n for n in plan.derived.numbers_added if n[2] not in kept]
     return plan
-
-
-def old_facts(row: StoredRow) -> CallFacts:
-    return stored_facts(row.doc)

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any, Final, NamedTuple, TypeVar
 
 import psycopg
@@ -47,6 +48,7 @@ from .citus import is_citus
 from .errors import RetentionFailed, register_driver
 from .paging import bucket_of
 from .plan import (
+    CALL_COLUMNS,
     BatchPlan,
     Derived,
     PreparedBatch,
@@ -55,12 +57,10 @@ from .plan import (
     prepare,
 )
 from .sql import (
-    FACT_COLUMNS,
     GRAINED,
     ORDER,
     ROLLUPS,
     SqlRecords,
-    fact_values,
     keep_position,
     write_derived,
 )
@@ -148,11 +148,8 @@ def partition_name(month: int) -> str:
     return f"calls_y{year:04d}m{index + 1:02d}"
 
 
-COPY_CALLS: Final = (
-    f"COPY calls (app_id, call_date, id, call_type, status, doc, {', '.join(FACT_COLUMNS)})"
-    " FROM STDIN (FORMAT BINARY)"
-)
-# The types of FACT_COLUMNS follow the record's.
+COPY_CALLS: Final = f"COPY calls (app_id, {', '.join(CALL_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+# The types of app_id and CALL_COLUMNS.
 COPY_CALL_TYPES: Final = (
     "text",
     "int8",
@@ -227,23 +224,19 @@ class PostgresWriter(BatchWriter):
 
     def stage(self, batch: PreparedBatch) -> StagedBatch:
         app_id = self.app_id
-        rows = (
-            (app_id, r.call_date_ms, r.id, t, s, r.doc, *fact_values(r))
-            for r, t, s in batch.records
-        )
         numbers = ((app_id, *row) for row in batch.derived.numbers_added)
         return StagedBatch(
             batch,
-            months_of(c.record.call_date_ms for c in batch.records),
-            sorted((c.record.id, c.record.call_date_ms) for c in batch.records),
-            copy_data(self.formatting, COPY_CALL_TYPES, rows),
+            months_of(row[0] for row in batch.rows),
+            sorted((row[1], row[0]) for row in batch.rows),
+            copy_data(self.formatting, COPY_CALL_TYPES, ((app_id, *row) for row in batch.rows)),
             copy_data(self.formatting, NUMBER_TYPES, numbers),
         )
 
     def write_staged(self, staged: object) -> IngestSummary:
         assert isinstance(staged, StagedBatch)
         batch = staged.batch
-        if not batch.records:
+        if not batch.rows:
             return IngestSummary.empty()
         self.store.ensure_partitions(staged.months)
         self.store.wrote(staged.months)
@@ -336,19 +329,17 @@ class PostgresWriter(BatchWriter):
         app_id = self.app_id
         # Every record new (the usual case): what was staged is what goes.
         as_staged = len(plan.new) == len(staged.batch)
-        moved = [(old.call_date, coded.record) for coded, old in plan.changed]
+        moved = [(old.call_date, row[1], row[0]) for row, old in plan.changed]
         if moved:
             cur.execute(
                 "DELETE FROM calls WHERE app_id = %s AND (call_date, id) IN"
                 f" (SELECT * FROM unnest({DATE_ARRAY}, {ID_ARRAY}))",
-                (app_id, date_list(m[0] for m in moved), id_lines([m[1].id for m in moved])),
+                (app_id, date_list(m[0] for m in moved), id_lines([m[1] for m in moved])),
             )
         # Where each record lives now: the moved ones, and stale identities taken over.
-        relocated = {r.id: r.call_date_ms for _, r in moved}
+        relocated = {call_id: call_date for _, call_id, call_date in moved}
         taken_over = set(stale)
-        relocated.update(
-            (c.record.id, c.record.call_date_ms) for c in plan.new if c.record.id in taken_over
-        )
+        relocated.update((row[1], row[0]) for row in plan.new if row[1] in taken_over)
         if relocated:
             cur.execute(
                 "UPDATE call_ids i SET call_date = m.call_date"
@@ -359,13 +350,9 @@ class PostgresWriter(BatchWriter):
         if as_staged:
             send_copy(cur, COPY_CALLS, staged.calls)
         else:
-            written = sorted(  # in key order, as a prepared batch's records are
-                plan.new + [c for c, _ in plan.changed],
-                key=lambda c: (c.record.call_date_ms, c.record.id),
-            )
-            rows = (
-                (app_id, r.call_date_ms, r.id, t, s, r.doc, *fact_values(r)) for r, t, s in written
-            )
+            # In key order, as a prepared batch's rows are.
+            written = sorted(plan.new + [row for row, _ in plan.changed], key=itemgetter(0, 1))
+            rows = ((app_id, *row) for row in written)
             if written:
                 send_copy(cur, COPY_CALLS, copy_data(self.formatting, COPY_CALL_TYPES, rows))
         changes = plan.derived.count_changes()

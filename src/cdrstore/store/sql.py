@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -17,14 +16,12 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from ..query import PageQuery, StatsQuery
-from ..record import StoredRecord
-from ..validation import stored_facts
 from . import changelog
 from .base import Change, Page, RecordStore, RemovedApp, RetentionReport
-from .codes import CALL_TYPE_CODES, DIRECTION_CODES, STATUS_CODES
+from .codes import CALL_TYPE_CODES, STATUS_CODES
 from .errors import UnknownApp
 from .paging import SEEK_MIN_OFFSET, bucket_of, seek
-from .plan import Derived
+from .plan import Derived, StoredRow, stored_record_row
 from .schema import COUNT_BUCKET_MS, PARTY_BUCKET_MS, STATS_GRAINS_MS, STATUS_COLUMNS
 from .stats import StatsReader
 
@@ -305,15 +302,15 @@ class SqlRecords(RecordStore):
             if dry_run or not hits:
                 return ids
             self._erase_rows(cursor, app_id, [(d, i) for d, i, _, _, _ in hits])
-            counts = Counter((bucket_of(d), t, s) for d, _, t, s, _ in hits)
-            cursor.executemany(
-                f"UPDATE call_counts SET n = n - {mark} WHERE app_id = {mark} AND bucket = {mark}"
-                f" AND call_type = {mark} AND status = {mark}",
-                [(n, app_id, *key) for key, n in sorted(counts.items())],
-            )
             taken_back = Derived()
             for call_date, call_id, call_type, status, doc in hits:
-                taken_back.count(call_id, call_date, (call_type, status), stored_facts(doc), -1)
+                stored = StoredRow(call_date, call_type, status, doc)
+                taken_back.count(*stored_record_row(call_id, stored), -1)
+            cursor.executemany(
+                f"UPDATE call_counts SET n = n + {mark} WHERE app_id = {mark} AND bucket = {mark}"
+                f" AND call_type = {mark} AND status = {mark}",
+                [(n, app_id, *key) for *key, n in taken_back.count_changes()],
+            )
             write_derived(cursor, mark, app_id, taken_back)
             changelog.append_changes(cursor, mark, app_id, changelog.deletes(ids))
         return ids
@@ -460,7 +457,6 @@ def expire_rows(
 
 
 # --- what the statistics and the number search keep beside the records ---------------------------
-FACT_COLUMNS = ("direction", "talk_ms", "agent", "department")
 VECTOR_COLUMNS = (*STATUS_COLUMNS, "talk_ms")
 # Each rollup: its buckets' widths and the columns of its key after (app_id, [grain,] bucket).
 ROLLUPS: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
@@ -474,12 +470,6 @@ INSERT_NUMBERS = (
     "INSERT INTO call_numbers (app_id, number, call_date, id, call_type, status)"
     " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
-
-
-def fact_values(record: StoredRecord) -> tuple[int, int, str, str]:
-    """The record's FACT_COLUMNS as stored in `calls`."""
-    facts = record.facts
-    return DIRECTION_CODES[facts.direction], facts.talk_ms, facts.agent, facts.department
 
 
 def _grain(table: str) -> tuple[str, ...]:

@@ -19,8 +19,8 @@ from ..record import IngestSummary
 from . import Store, changelog
 from .base import BatchWriter
 from .errors import register_driver
-from .plan import PreparedBatch, StoredRow, plan_batch
-from .sql import INSERT_NUMBERS, SqlRecords, fact_values, keep_position, write_derived
+from .plan import CALL_COLUMNS, PreparedBatch, StoredRow, plan_batch
+from .sql import INSERT_NUMBERS, SqlRecords, keep_position, write_derived
 from .windows import SqliteWindows, counts_file
 
 register_driver(sqlite3.Error, sqlite3.OperationalError)
@@ -71,6 +71,17 @@ class SqliteStaged(NamedTuple):
     numbers: list[tuple[object, ...]]  # rows of `call_numbers`, in its key order
 
 
+INSERT_CALLS = (
+    f"INSERT INTO calls (app_id, {', '.join(CALL_COLUMNS)})"
+    f" VALUES ({', '.join('?' * (len(CALL_COLUMNS) + 1))})"
+)
+# A changed record: every column but its key, the columns in CALL_COLUMNS order.
+UPDATE_CALLS = (
+    "UPDATE calls SET call_date = ?, call_type = ?, status = ?, doc = ?, direction = ?,"
+    " talk_ms = ?, agent = ?, department = ? WHERE app_id = ? AND id = ?"
+)
+
+
 class SqliteWriter(BatchWriter):
     def __init__(self, cursor: sqlite3.Cursor, app_id: str) -> None:
         self.cursor = cursor
@@ -80,11 +91,8 @@ class SqliteWriter(BatchWriter):
         app_id = self.app_id
         return SqliteStaged(
             batch,
-            msgspec.json.encode([c.record.id for c in batch.records]),
-            [
-                (app_id, r.call_date_ms, r.id, t, s, r.doc, *fact_values(r))
-                for r, t, s in batch.records
-            ],
+            msgspec.json.encode([row[1] for row in batch.rows]),
+            [(app_id, *row) for row in batch.rows],
             [(app_id, *row) for row in batch.derived.numbers_added],
         )
 
@@ -97,22 +105,11 @@ class SqliteWriter(BatchWriter):
         }
         plan = plan_batch(batch, stored)
         as_staged = not stored  # every record new (the usual case): what was staged is what goes
+        new = staged.calls if as_staged else [(app_id, *row) for row in plan.new]
+        cursor.executemany(INSERT_CALLS, new)
         cursor.executemany(
-            "INSERT INTO calls (app_id, call_date, id, call_type, status, doc,"
-            " direction, talk_ms, agent, department) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            staged.calls
-            if as_staged
-            else [
-                (app_id, r.call_date_ms, r.id, t, s, r.doc, *fact_values(r)) for r, t, s in plan.new
-            ],
-        )
-        cursor.executemany(
-            "UPDATE calls SET call_date = ?, call_type = ?, status = ?, doc = ?,"
-            " direction = ?, talk_ms = ?, agent = ?, department = ? WHERE app_id = ? AND id = ?",
-            [
-                (r.call_date_ms, t, s, r.doc, *fact_values(r), app_id, r.id)
-                for (r, t, s), _ in plan.changed
-            ],
+            UPDATE_CALLS,
+            [(row[0], *row[2:], app_id, row[1]) for row, _ in plan.changed],
         )
         cursor.executemany(
             "INSERT INTO call_counts (app_id, bucket, call_type, status, n) VALUES (?, ?, ?, ?, ?)"

@@ -92,10 +92,8 @@ def upgrade() -> None:
 
 def _fill(postgres: bool) -> None:
     """Read every stored record once: its facts into `calls`, and the rollups and search rows."""
-    from cdrstore.store.codes import DIRECTION_CODES
-    from cdrstore.store.plan import Derived
+    from cdrstore.store.plan import Derived, StoredRow, stored_record_row
     from cdrstore.store.sql import write_derived
-    from cdrstore.validation import stored_facts
 
     mark = "%s" if postgres else "?"
     cursor = op.get_bind().connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -115,19 +113,11 @@ def _fill(postgres: bool) -> None:
             derived = Derived()
             updates = []
             for call_date, call_id, call_type, status, doc in rows:
-                facts = stored_facts(bytes(doc))
-                derived.count(call_id, call_date, (call_type, status), facts, 1)
-                updates.append(
-                    (
-                        DIRECTION_CODES[facts.direction],
-                        facts.talk_ms,
-                        facts.agent,
-                        facts.department,
-                        app_id,
-                        call_date,
-                        call_id,
-                    )
-                )
+                stored = StoredRow(call_date, call_type, status, bytes(doc))
+                row, numbers = stored_record_row(call_id, stored)
+                derived.count(row, numbers, 1)
+                direction, talk_ms, agent, department = row[5:]
+                updates.append((direction, talk_ms, agent, department, app_id, call_date, call_id))
             cursor.executemany(
                 f"UPDATE calls SET direction = {mark}, talk_ms = {mark}, agent = {mark},"
                 f" department = {mark} WHERE app_id = {mark} AND call_date = {mark} AND id = {mark}",
