@@ -70,41 +70,32 @@ def parse_exact(text: str) -> Fraction:
     return whole_ms + Fraction(int(digits[3:] or "0"), 10 ** len(digits[3:]))
 
 
-_DAY_MS: dict[str, int] = {}  # "YYYY-MM-DD" -> epoch ms of its midnight UTC, for dates seen
+_ONE_MS: Final = timedelta(milliseconds=1)
 
 
 def _served_epoch_ms(text: str) -> int | None:
     """Epoch ms of a timestamp already in the served form, or None to take the general path.
 
-    Nearly every timestamp arrives in the served form and a batch shares few dates, so the date is
-    checked once and remembered; the general path (regex, fromisoformat) costs four times as much.
+    Nearly every timestamp arrives in the served form: its shape is checked here, and datetime's
+    own parser (in C) takes nothing but digits between those separators and rejects impossible
+    values; the general path (regex, then the same parser) costs three times as much.
     """
     if not (
         len(text) == 24
+        and text[4] == "-"
+        and text[7] == "-"
         and text[10] == "T"
         and text[13] == ":"
         and text[16] == ":"
         and text[19] == "."
         and text[23] == "Z"
-        and text.isascii()
+        and text.isascii()  # ASCII digits only, whichever parser datetime brings
     ):
         return None
-    day = _DAY_MS.get(text[:10])
-    if day is None:
-        if _RFC3339.match(text) is None:
-            return None
-        try:
-            day = _epoch_ms(datetime.fromisoformat(text[:10] + "T00:00:00+00:00"))
-        except ValueError:
-            return None
-        if len(_DAY_MS) < 100_000:
-            _DAY_MS[text[:10]] = day
-    if not (text[11:13] + text[14:16] + text[17:19] + text[20:23]).isdigit():  # ASCII: see above
+    try:
+        return (datetime.fromisoformat(text) - _EPOCH) // _ONE_MS
+    except ValueError:
         return None
-    hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
-    if hour > 23 or minute > 59 or second > 59:
-        return None
-    return day + ((hour * 60 + minute) * 60 + second) * 1000 + int(text[20:23])
 
 
 def canonical_timestamp(text: str) -> tuple[str, int]:

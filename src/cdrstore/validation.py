@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final, get_args, get_origin
 
@@ -90,42 +89,48 @@ def _canonicalise_events(events: list[RecordingEvent], errors: list[FieldError])
                 file.type = 2 if file.type == "2" else 3
 
 
-def _collect(errors: list[FieldError], check: Callable[[], Any]) -> Any:
-    try:
-        return check()
-    except FieldError as exc:
-        errors.append(exc)
-        return None
-
-
 def canonicalise(record: Record) -> StoredRecord:
     """Normalise a type-checked record in place and return its stored form; RecordInvalid names
     every rule it breaks."""
+    # Checks inline, not through a helper taking a closure: this runs for every record ingested.
     errors: list[FieldError] = []
-    _collect(errors, lambda: _check_id(record.id))
-    when = _collect(errors, lambda: _timestamp(record.callDate, "callDate"))
-    if when is not None:
+    try:
+        _check_id(record.id)
+    except FieldError as exc:
+        errors.append(exc)
+    when = end = None
+    try:
+        when = _timestamp(record.callDate, "callDate")
         record.callDate = when[0]
-    end = None
+    except FieldError as exc:
+        errors.append(exc)
     if record.callEndTime:
-        end = _collect(errors, lambda: _timestamp(record.callEndTime, "callEndTime"))
-        if end is not None:
+        try:
+            end = _timestamp(record.callEndTime, "callEndTime")
             record.callEndTime = end[0]
             if when is not None and end[1] < when[1]:
                 errors.append(FieldError("callEndTime", "callEndTime is prior to callDate"))
+        except FieldError as exc:
+            errors.append(exc)
     if record.date:
-        _collect(errors, lambda: _check_date(record.date))
+        try:
+            _check_date(record.date)
+        except FieldError as exc:
+            errors.append(exc)
     elif when is not None:
         record.date = record.callDate[0:4] + record.callDate[5:7] + record.callDate[8:10]
     if record.fromIP:
-        _collect(errors, lambda: _check_ip(record.fromIP))
+        try:
+            _check_ip(record.fromIP)
+        except FieldError as exc:
+            errors.append(exc)
     if not isinstance(record.caller, str):
         record.caller = str(record.caller)
     if not isinstance(record.callee, str):
         record.callee = str(record.callee)
     if record.recordingEventList:
         _canonicalise_events(record.recordingEventList, errors)
-    if errors:
+    if errors or when is None:
         raise RecordInvalid(errors)
     facts = call_facts(record, when[1], None if end is None else end[1])
     return StoredRecord(

@@ -10,9 +10,11 @@ from typing import Any
 
 import msgspec
 import psycopg
+import pytest
 
 from cdrstore.ops.accounts import delete_app, ensure_app
 from cdrstore.query import PageQuery
+from cdrstore.record import normal_number
 from cdrstore.store import Change, Store, open_store, prepare
 from cdrstore.store import postgres as pg_backend
 from cdrstore.validation import decode_record
@@ -27,11 +29,15 @@ def records(ids: list[int], version: int = 0, month: int = 1) -> list[Any]:
                     id=f"r{i:04d}",
                     callDate=f"2022-{month:02d}-{1 + i % 28:02d}T10:00:00Z",
                     hid=f"v{version}",
+                    caller=CALLER,
                 )
             )
         )
         for i in ids
     ]
+
+
+CALLER = "+852 1234 5678"
 
 
 def ops(store: Store, app: str = "acme", after: int = 0) -> list[tuple[str, str]]:
@@ -122,6 +128,28 @@ def test_a_dropped_partition_logs_its_records_deletes(store):
     assert ops(store, after=3) == [("delete", "r0001"), ("delete", "r0002")]
     assert ops(store, "other", after=1) == [("delete", "r0007")]
     assert walk(store) == stored(store) and walk(store, "other") == {}
+
+
+def test_a_partition_left_detached_is_dropped_by_the_next_run(store):
+    """Retention stopped between detaching a month and dropping it: the next run finds the month
+    detached and carries on (its records' deletes logged, identities and number rows gone)."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("partitions are PostgreSQL's")
+    ensure_app(store, "acme", "Acme")
+    store.records.ingest("acme", records([1, 2], month=1) + records([3], month=6))
+    store.records._detach("calls_y2022m01")  # type: ignore[attr-defined]  # then stopped
+    assert list(stored(store)) == ["r0003"]  # no longer served
+    cutoff = 1_651_363_200_000  # 2022-05-01
+    report = store.records.apply_retention(cutoff, ["acme"], every_app=True, dry_run=False)
+    assert "calls_y2022m01" in report.dropped_partitions and report.removed == {"acme": 2}
+    assert ops(store, after=3) == [("delete", "r0001"), ("delete", "r0002")]
+    number = PageQuery(number=normal_number(CALLER))
+    assert [msgspec.json.decode(d)["id"] for d in store.records.page("acme", number).docs] == [
+        "r0003"
+    ]
+    store.records.ingest("acme", records([1], month=1))  # the identity went with its record
+    assert ops(store, after=5) == [("insert", "r0001")]
+    assert walk(store) == stored(store)
 
 
 def test_erase_logs_its_deletes_and_a_dry_run_nothing(store):

@@ -61,6 +61,7 @@ from .sql import (
     ORDER,
     ROLLUPS,
     SqlRecords,
+    forget_numbers,
     keep_position,
     write_derived,
 )
@@ -620,11 +621,13 @@ class PostgresRecords(SqlRecords):
         cursor.execute("DELETE FROM call_ids WHERE app_id = %s", (app_id,))
 
     def _expire_identities(self, cursor: Any, app_id: str, cutoff_ms: int) -> list[str]:
-        # From the identities, not the records: an identity left by a partition detached but not
-        # yet dropped (retention stopped half-way) still gets its delete logged.
+        # Found through the records (a range of their key), each identity then by its own key:
+        # no index by date on call_ids for retention alone. (A partition that retention left
+        # detached is dealt with by `_drop_partitions`.)
         cursor.execute(
-            "DELETE FROM call_ids WHERE app_id = %s AND call_date < %s RETURNING id",
-            (app_id, cutoff_ms),
+            "DELETE FROM call_ids WHERE app_id = %s AND id IN"
+            " (SELECT id FROM calls WHERE app_id = %s AND call_date < %s) RETURNING id",
+            (app_id, app_id, cutoff_ms),
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -639,24 +642,24 @@ class PostgresRecords(SqlRecords):
             (app_id, [k[1] for k in keys]),
         )
 
-    def _forget_month(self, cur: psycopg.Cursor[Any], app_id: str, lo: int, hi: int) -> None:
-        """What the app keeps beside the records of a dropped month [lo, hi): identities, counts,
-        statistics, the number search; the records' deletes logged from their identities, in the
-        transaction that forgets those (so a run stopped half-way still logs them next time)."""
+    def _forget_month(
+        self, cur: psycopg.Cursor[Any], app_id: str, name: str, lo: int, hi: int
+    ) -> None:
+        """What the app keeps beside its records in the detached partition `name`, of the month
+        [lo, hi): identities, counts, statistics, the number search; the records' deletes logged
+        from their identities, in the transaction that forgets those and drops the partition (so
+        a run stopped half-way still logs them next time)."""
         cur.execute(
-            "DELETE FROM call_ids WHERE app_id = %s AND call_date >= %s AND call_date < %s"
-            " RETURNING id",
-            (app_id, lo, hi),
+            "DELETE FROM call_ids WHERE app_id = %s AND id IN"
+            f" (SELECT id FROM {name} WHERE app_id = %s) RETURNING id",
+            (app_id, app_id),
         )
         gone = [row[0] for row in cur.fetchall()]
         cur.execute(
             "DELETE FROM call_counts WHERE app_id = %s AND bucket >= %s AND bucket < %s",
             (app_id, bucket_of(lo), bucket_of(hi)),
         )
-        cur.execute(
-            "DELETE FROM call_numbers WHERE app_id = %s AND call_date >= %s AND call_date < %s",
-            (app_id, lo, hi),
-        )
+        forget_numbers(cur, "%s", app_id, name, lo, hi)
         for table, (widths, _) in ROLLUPS.items():  # months are whole buckets
             for width in widths:
                 grain = f" AND grain = {width}" if table == GRAINED else ""
@@ -669,7 +672,11 @@ class PostgresRecords(SqlRecords):
     def _drop_partitions(
         self, app_ids: Sequence[str], cutoff_ms: int, dry_run: bool
     ) -> tuple[list[str], dict[str, int], int | None]:
-        expired = [p for p in self.partitions() if p[2] <= cutoff_ms]
+        attached = [p for p in self.partitions() if p[2] <= cutoff_ms]
+        # Left detached by a run that stopped between detaching and dropping: carried on here.
+        detached = [p for p in self._detached_partitions() if p[2] <= cutoff_ms]
+        expired = sorted(attached + detached, key=itemgetter(1))
+        left_detached = {name for name, _, _ in detached}
         apps = list(app_ids)
         by_app: dict[str, int] = dict.fromkeys(apps, 0)
         for name, lo, hi in expired:
@@ -686,10 +693,13 @@ class PostgresRecords(SqlRecords):
             if dry_run:
                 continue
             try:
-                self._detach(name)
+                if name not in left_detached:
+                    self._detach(name)
                 with self._writing() as cur:
+                    if name in left_detached and not self._still_detached(cur, name):
+                        continue  # attached again meanwhile: a writer needed the month
                     for app_id in sorted(apps):
-                        self._forget_month(cur, app_id, lo, hi)
+                        self._forget_month(cur, app_id, name, lo, hi)
                     cur.execute(f"DROP TABLE {name}")
             except psycopg.Error as exc:
                 self._partitions = set()
@@ -700,6 +710,28 @@ class PostgresRecords(SqlRecords):
                 ) from exc
         self._partitions = set()
         return [p[0] for p in expired], by_app, (expired[-1][2] if expired else None)
+
+    @staticmethod
+    def _still_detached(cur: psycopg.Cursor[Any], name: str) -> bool:
+        """Whether a table found detached still is, once partitions are held for this transaction
+        (`ensure_partitions` makes a table, then attaches it, under the same lock)."""
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
+        cur.execute("SELECT relispartition FROM pg_class WHERE oid = %s::regclass", (name,))
+        row = cur.fetchone()
+        return row is not None and not row[0]
+
+    def _detached_partitions(self) -> list[tuple[str, int, int]]:
+        """(name, start ms, end ms) of the monthly tables of `calls` no longer attached: detached
+        by retention, which stopped before dropping them."""
+        with self._raw() as conn:
+            rows = conn.execute(
+                "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' AND NOT c.relispartition"
+                " AND c.relnamespace = current_schema()::regnamespace"
+                " AND c.relname ~ '^calls_y[0-9]{4}m[0-9]{2}$'"
+            ).fetchall()
+            conn.rollback()
+        months = sorted(int(name[7:11]) * 12 + int(name[12:14]) - 1 for (name,) in rows)
+        return [(partition_name(m), *month_bounds(m)) for m in months]
 
     def _detach(self, name: str) -> None:
         """Detach a partition from `calls`. PostgreSQL: CONCURRENTLY, from a connection of its own

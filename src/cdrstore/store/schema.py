@@ -150,7 +150,6 @@ call_ids = Table(
     Column("id", text_key(RECORD_ID_MAX_LENGTH), nullable=False),
     Column("call_date", BigInteger, nullable=False),
     PrimaryKeyConstraint("app_id", "id", name="call_ids_pkey"),
-    Index("call_ids_by_date", "app_id", "call_date"),
     info={**POSTGRESQL_ONLY, "citus": DISTRIBUTED},
 )
 
@@ -240,7 +239,6 @@ call_numbers = Table(
     Column("call_type", SmallInteger, nullable=False),
     Column("status", SmallInteger, nullable=False),
     PrimaryKeyConstraint("app_id", "number", "call_date", "id", name="call_numbers_pkey"),
-    Index("call_numbers_by_date", "app_id", "call_date"),
     sqlite_with_rowid=False,
 )
 

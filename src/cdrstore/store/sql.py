@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from ..query import PageQuery, StatsQuery
+from ..validation import stored_facts
 from . import changelog
 from .base import Change, Page, RecordStore, RemovedApp, RetentionReport
 from .codes import CALL_TYPE_CODES, STATUS_CODES
@@ -439,6 +440,7 @@ def expire_rows(
     removed = whole + int(cursor.fetchone()[0])
     if dry_run or not removed:
         return removed
+    forget_numbers(cursor, mark, app_id, "calls", EARLIEST_MS, cutoff_ms)
     cursor.execute(
         f"DELETE FROM calls WHERE app_id = {mark} AND call_date < {mark}", (app_id, cutoff_ms)
     )
@@ -518,13 +520,43 @@ def _status_sums(prefix: str = "") -> str:
     return ", ".join([*counts, f"sum({prefix}talk_ms)"])
 
 
+# Before any record's callDate (year 1 is -62,135,596,800,000 ms).
+EARLIEST_MS = -(2**62)
+_FORGET_CHUNK = 2_000
+
+
+def forget_numbers(cursor: Any, mark: str, app_id: str, table: str, lo: int, hi: int) -> None:
+    """Delete the number search's rows of the app's records in `table` (`calls` or one of its
+    partitions) with lo <= callDate < hi, before the records go. The search is keyed by number,
+    not by date: the numbers are read from the records' documents, a chunk at a time, so that
+    no write pays for an index by date that only retention would use."""
+    after: tuple[int, str] = (lo - 1, "")
+    while True:
+        cursor.execute(
+            f"SELECT call_date, id, doc FROM {table} WHERE app_id = {mark}"
+            f" AND call_date >= {mark} AND call_date < {mark} AND (call_date, id) > ({mark}, {mark})"
+            f" ORDER BY call_date, id LIMIT {_FORGET_CHUNK}",
+            (app_id, lo, hi, *after),
+        )
+        rows = cursor.fetchall()
+        if not rows:
+            return
+        cursor.executemany(
+            f"DELETE FROM call_numbers WHERE app_id = {mark} AND number = {mark}"
+            f" AND call_date = {mark} AND id = {mark}",
+            [
+                (app_id, number, call_date, call_id)
+                for call_date, call_id, doc in rows
+                for number in stored_facts(bytes(doc)).numbers
+            ],
+        )
+        after = (rows[-1][0], rows[-1][1])
+
+
 def expire_derived(cursor: Any, app_id: str, cutoff_ms: int, mark: str) -> None:
-    """After an app's records before the cutoff are deleted: the same for the number search, and
-    the rollups' buckets before the cutoff dropped, the one it falls in rebuilt from what remains."""
-    cursor.execute(
-        f"DELETE FROM call_numbers WHERE app_id = {mark} AND call_date < {mark}",
-        (app_id, cutoff_ms),
-    )
+    """After an app's records before the cutoff are deleted (their number search rows first, by
+    `forget_numbers`): the rollups' buckets before the cutoff dropped, the one it falls in rebuilt
+    from what remains."""
     for table, (widths, keys) in ROLLUPS.items():
         grained = table == GRAINED
         for width in widths:

@@ -1,0 +1,27 @@
+"""Writes pay for no index that only retention reads: `call_numbers_by_date` and (PostgreSQL)
+`call_ids_by_date` go. Retention finds the number search's rows and the identities of the records
+it removes through those records (docs/performance.md#ingest).
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-07
+"""
+
+from alembic import op
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.drop_index("call_numbers_by_date", table_name="call_numbers")
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_index("call_ids_by_date", table_name="call_ids")
+
+
+def downgrade() -> None:
+    op.create_index("call_numbers_by_date", "call_numbers", ["app_id", "call_date"])
+    if op.get_bind().dialect.name == "postgresql":
+        op.create_index("call_ids_by_date", "call_ids", ["app_id", "call_date"])
