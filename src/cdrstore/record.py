@@ -166,8 +166,11 @@ def call_facts(record: Record, call_ms: int, end_ms: int | None) -> CallFacts:
     talk_ms = end_ms - call_ms if answered and end_ms is not None else 0
     agent = record.lastHandledParty or (record.toEID if inbound else record.fromEID)
     department = record.toDepartment if inbound else record.fromDepartment
-    numbers = {normal_number(str(record.caller)), normal_number(str(record.callee))} - {""}
-    return CallFacts(record.callDirection, talk_ms, agent, department, tuple(sorted(numbers)))
+    caller, callee = normal_number(str(record.caller)), normal_number(str(record.callee))
+    if caller > callee:
+        caller, callee = callee, caller
+    numbers = (callee,) if caller in ("", callee) else (caller, callee)
+    return CallFacts(record.callDirection, talk_ms, agent, department, numbers if callee else ())
 
 
 class StoredRecord(NamedTuple):

@@ -57,13 +57,17 @@ def _check_id(value: str) -> None:
 
 
 def _check_ip(value: str) -> None:
-    try:
-        socket.inet_pton(socket.AF_INET, value)  # fast path for the common IPv4 case
-    except OSError:
+    # Fast paths first (what they take, ipaddress takes too); ipaddress for the rest (a scope).
+    for family in (socket.AF_INET, socket.AF_INET6):
         try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            raise FieldError("fromIP", f"not an IPv4 or IPv6 address: {value!r}") from None
+            socket.inet_pton(family, value)
+            return
+        except OSError:
+            pass
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise FieldError("fromIP", f"not an IPv4 or IPv6 address: {value!r}") from None
 
 
 def _check_date(value: str) -> None:

@@ -478,8 +478,13 @@ def _grain(table: str) -> tuple[str, ...]:
     return ("grain",) if table == GRAINED else ()
 
 
+def rollup_keys(table: str) -> tuple[str, ...]:
+    """A rollup's key columns after app_id."""
+    return (*_grain(table), "bucket", *ROLLUPS[table][1])
+
+
 def _upsert(table: str, mark: str) -> str:
-    keys = (*_grain(table), "bucket", *ROLLUPS[table][1])
+    keys = rollup_keys(table)
     columns = ("app_id", *keys, *VECTOR_COLUMNS)
     added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in VECTOR_COLUMNS)
     return (
