@@ -12,8 +12,12 @@ goes on with the part it was in); the larger one is `factor` parts of `base` rec
 - page latency, ms, median of `--repeat`, in process (the store's page and its body, no HTTP) and
   over HTTP (one client, one worker), for 500-record pages of the whole history at offset 0 and
   offset `base` (on the smaller store, which holds only `base`, its last full page instead);
-- the statistics queries that exist: the app's record count, and the count of one status in a
-  51-day window, both from the per-hour counts.
+- the app's record count, and the count of one status in a 51-day window, both from the per-hour
+  counts (what a deep page's seek sums);
+- the statistics API (`GET .../call-stats`, the whole answer without HTTP: `ops.stats.call_stats`
+  and its body) for the same 51-day window by day, by hour and by agent in Asia/Kolkata (+05:30:
+  the half-hour buckets), and over the whole history by month (ten times the months on the
+  larger store: it grows with them, by design).
 Then the ratio larger / smaller for each figure (the target: at most 1.5x).
 """
 
@@ -29,7 +33,8 @@ import httpx
 
 from bench.stores import APP, PATH, BenchStore, window_query
 from cdrstore.contract import page_body
-from cdrstore.query import parse_call_query
+from cdrstore.ops.stats import call_stats, stats_body
+from cdrstore.query import parse_call_query, parse_stats_query
 from cdrstore.store import open_store
 from cdrstore.store.paging import bucket_of
 from cdrstore.store.sql import bucket_counts
@@ -88,6 +93,17 @@ def figures(store: BenchStore, deep: int, repeat: int) -> dict[str, float]:
             )
 
     out["count of one status in a 51-day window, ms"] = median_ms(status_count, repeat)
+    window_params = [tuple(p.split("=")) for p in window_query(0, 51).split("&")]
+    for label, params in (
+        ("51-day window by day", [*window_params, ("groupBy", "day")]),
+        ("51-day window by hour", [*window_params, ("groupBy", "hour")]),
+        ("51-day window by agent", [*window_params, ("groupBy", "agent")]),
+        ("whole history by month", [("groupBy", "month")]),
+    ):
+        query = parse_stats_query([*params, ("tz", "Asia/Kolkata")])
+        out[f"call-stats, {label}, ms"] = median_ms(
+            lambda q=query: stats_body(call_stats(opened, APP, q)), repeat
+        )
     opened.close()
     headers = {"Authorization": f"Bearer {store.token}"}
     with (

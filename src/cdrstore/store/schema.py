@@ -134,9 +134,9 @@ calls = Table(
     PrimaryKeyConstraint("app_id", "call_date", "id", name="calls_pkey"),
     # A partitioned table cannot enforce this across partitions: `call_ids` does on PostgreSQL.
     UniqueConstraint("app_id", "id", name="calls_app_id_id_key", info=SQLITE_ONLY),
+    # Every filter in page order (sql.Filters): one callType or one status is merged from the
+    # ranges of each value of the other.
     Index("calls_type_status_order", "app_id", "call_type", "status", "call_date", "id"),
-    Index("calls_status_order", "app_id", "status", "call_date", "id"),
-    Index("calls_type_order", "app_id", "call_type", "call_date", "id"),
     sqlite_with_rowid=False,
     postgresql_partition_by="RANGE (call_date)",
 )
