@@ -156,6 +156,28 @@ def test_import_with_an_invalid_record_stores_nothing(cli):
     assert _ids(cli.url, token) == []
 
 
+def test_import_of_a_file_read_in_ranges_loses_no_line(cli):
+    """An NDJSON file on disk is read by the decoding processes a range of bytes each (8 MiB):
+    every record is stored once, across the ranges' edges, and a position is its line in the
+    whole file, blank lines counted."""
+    cli("apps", "create", "Acme", "--id", "acme")
+    pad = "x" * 6000  # 2,400 records of 6 kB: two ranges
+    lines = [msgspec.json.encode(record(id=f"r{i:04d}", callID=pad)) for i in range(2400)]
+    lines[100:100] = [b"", b"  "]  # blank lines count as lines
+    (cli.dir / "big.ndjson").write_bytes(b"\n".join(lines) + b"\n")
+    proc = cli("import", "--app", "acme", "big.ndjson")
+    assert "imported 2,400 records into acme: 2,400 inserted" in proc.stdout, proc.stdout
+    token = cli("tokens", "create", "--app", "acme", "--scope", "read").stdout.strip()
+    assert get(cli.url, "acme", token, limit=1, offset=2399).json()["result"][0]["id"] == "r2399"
+    bad = list(lines)
+    bad[2301] = msgspec.json.encode(record(id="late", callDate="2022-13-01T00:00:00Z"))
+    bad[2302] = msgspec.json.encode(record(id="r0007"))  # a duplicate, far from its twin
+    (cli.dir / "bad.ndjson").write_bytes(b"\n".join(bad))
+    proc = cli("import", "--app", "acme", "bad.ndjson", check=False)
+    assert proc.returncode == 1 and "bad.ndjson:2302: callDate" in proc.stderr, proc.stderr
+    assert "duplicate id 'r0007' (first at bad.ndjson:8)" in proc.stderr, proc.stderr
+
+
 def test_import_reports_duplicates_across_files(cli):
     cli("apps", "create", "Acme", "--id", "acme")
     d = cli.dir

@@ -10,7 +10,7 @@ from cdrstore.ops.accounts import ensure_app
 from cdrstore.record import CALL_TYPES, STATUSES
 from cdrstore.store import open_store, schema
 from cdrstore.store.codes import CALL_TYPE_CODES, CHANGE_OP_CODES, STATUS_CODES
-from cdrstore.store.migrate import schema_differences
+from cdrstore.store.migrate import HEAD_REVISION, head_revision, schema_differences
 from cdrstore.validation import decode_record
 from tests.conftest import record
 
@@ -24,6 +24,13 @@ def test_autogenerate_finds_no_difference(store):
     ingest_one(store)  # on PostgreSQL this makes a monthly partition, which must be left out
     with store.engine.connect() as connection:
         assert schema_differences(connection) == []
+
+
+def test_the_head_revision_is_alembics(store):
+    """What a current database is found at without Alembic is the head of the migrations, and a
+    database upgraded is current."""
+    assert head_revision() == HEAD_REVISION
+    assert store.is_current()
 
 
 def test_the_comparison_sees_a_changed_column(store, monkeypatch):

@@ -16,7 +16,8 @@ def open_database(url: str, *, require_current: bool = True) -> Store:
     store = open_store(url)
     try:
         if store.migrates_itself:
-            store.upgrade()
+            if not store.is_current():
+                store.upgrade()
         elif require_current and not store.is_current():
             raise SchemaNotCurrent(
                 "the database schema is not current: run"

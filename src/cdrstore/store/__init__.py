@@ -73,7 +73,7 @@ class Store:
 
     @translating
     def is_current(self) -> bool:
-        return migrate.current_revision(self.engine) == migrate.head_revision()
+        return migrate.is_current(self.engine)
 
     @translating
     def ping(self) -> None:

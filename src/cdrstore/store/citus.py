@@ -107,7 +107,7 @@ def distribute(engine: Engine, shard_count: int = DEFAULT_SHARD_COUNT) -> Distri
                 " distributing needs Citus on every node and `CREATE EXTENSION citus` in this"
                 " database (see docs/scale-out.md); nothing was changed"
             )
-    if migrate.current_revision(engine) != migrate.head_revision():
+    if not migrate.is_current(engine):
         raise NotCitus("the schema is not current: run `cdrstore db upgrade` first")
     with engine.connect() as connection:
         conn = connection.connection.driver_connection
