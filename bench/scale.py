@@ -11,7 +11,9 @@ goes on with the part it was in); the larger one is `factor` parts of `base` rec
   (into an empty store) and the last (into a store holding all the others);
 - page latency, ms, median of `--repeat`, in process (the store's page and its body, no HTTP) and
   over HTTP (one client, one worker), for 500-record pages of the whole history at offset 0 and
-  offset `base` (on the smaller store, which holds only `base`, its last full page instead);
+  offset `base` (on the smaller store, which holds only `base`, its last full page instead), and
+  in process the first page of one status and of one callType (each merged from the ranges of the
+  one filter index, on PostgreSQL over every monthly partition);
 - the app's record count, and the count of one status in a 51-day window, both from the per-hour
   counts (what a deep page's seek sums);
 - the statistics API (`GET .../call-stats`, the whole answer without HTTP: `ops.stats.call_stats`
@@ -64,6 +66,11 @@ def figures(store: BenchStore, deep: int, repeat: int) -> dict[str, float]:
         name: parse_call_query([("offset", str(offset)), ("limit", "500")])
         for name, offset in offsets.items()
     }
+    for label, filtered in (
+        ("one status", ("status", "Busy")),
+        ("one callType", ("callType", "smartcall")),
+    ):
+        queries[f"{label}, offset 0"] = parse_call_query([filtered, ("limit", "500")])
     for name, query in queries.items():
         out[f"page, {name}, in process, ms"] = median_ms(
             lambda q=query: page_body(opened.records.page(APP, q).docs), repeat
