@@ -58,7 +58,7 @@ class Clock:
 def _log_functions(store: Store) -> list[tuple[Any, str]]:
     """(owner, name) of what appends to the change log on this store's backend."""
     if store.engine.dialect.name == "postgresql":
-        from cdrstore.store.postgres import PostgresWriter
+        from cdrstore.store.pgwriter import PostgresWriter
 
         return [(PostgresWriter, "_hold_changes"), (PostgresWriter, "log_changes")]
     return [(changelog, "append_changes")]

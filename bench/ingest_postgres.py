@@ -37,8 +37,9 @@ from tests.support.postgres import create_postgres_database
 from bench.__main__ import write_ndjson
 from cdrstore.record import StoredRecord
 from cdrstore.store import open_store
+from cdrstore.store.partitions import month_of
+from cdrstore.store.pgwriter import COPY_CALL_TYPES, COPY_CALLS
 from cdrstore.store.plan import row_of
-from cdrstore.store.postgres import COPY_CALL_TYPES, COPY_CALLS, month_of
 from cdrstore.store.schema import metadata
 from cdrstore.synth import DEFAULT_DAYS, DEFAULT_START
 from cdrstore.testing import live_server

@@ -16,7 +16,7 @@ from cdrstore.ops.accounts import delete_app, ensure_app
 from cdrstore.query import PageQuery
 from cdrstore.record import normal_number
 from cdrstore.store import Change, Store, open_store, prepare
-from cdrstore.store import postgres as pg_backend
+from cdrstore.store import pgwriter as pg_backend
 from cdrstore.validation import decode_record
 from tests.conftest import record
 

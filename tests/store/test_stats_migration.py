@@ -68,7 +68,7 @@ def write_as_before(store: Store) -> None:
     """The records as the store wrote them before statistics: documents and codes only."""
     stored = [decode_record(msgspec.json.encode(r)) for r in RECORDS]
     if store.engine.dialect.name == "postgresql":
-        from cdrstore.store.postgres import month_of
+        from cdrstore.store.partitions import month_of
 
         store.records.ensure_partitions({month_of(r.call_date_ms) for r in stored})  # type: ignore[attr-defined]
     with store.engine.begin() as connection:
