@@ -8,6 +8,9 @@ On the same NDJSON (`--records` synthetic records, bench.stores' first part), ea
 - the floor: the same records, already validated and encoded, inserted with `executemany` in one
   transaction into a fresh database with cdrstore's schema (`cdrstore db upgrade`), sorted as the
   store sorts them, with the per-hour counts: what the database alone costs;
+- the write's floor: every table a write touches (records, counts, statistics, number search,
+  change log), from batches already decoded, prepared and staged (`BatchWriter.write_staged` in
+  one transaction): what the database costs the import, with none of the work around it;
 - POST: a server with 2 workers on the imported store, `--post-clients` clients each sending
   10,000-record NDJSON batches of the weeks after (new calls, as a phone system sends them).
 Medians over rounds; every figure beside the peer and the floor.
@@ -101,6 +104,26 @@ def floor_rate(rows: list[Row], tmp: Path) -> float:
     conn.execute("COMMIT")
     rate = len(rows) / (time.perf_counter() - start)
     raw.close()
+    store.close()
+    return rate
+
+
+def write_floor_rate(records: list[Any], tmp: Path) -> float:
+    """Batches decoded, prepared and staged beforehand, written by the store's writer in one
+    transaction: the database's share of an import of every table it touches."""
+    from cdrstore.store import open_store, prepare
+
+    url = f"sqlite:///{tmp / 'write-floor.db'}"
+    run_cli("db", "upgrade", url=url)
+    run_cli("apps", "create", "Bench", "--id", APP, url=url)
+    store = open_store(url)
+    batches = [prepare(records[i : i + BATCH]) for i in range(0, len(records), BATCH)]
+    with store.records.writer(APP) as writer:
+        staged = [writer.stage(batch) for batch in batches]
+        start = time.perf_counter()
+        for one in staged:
+            writer.write_staged(one)
+    rate = len(records) / (time.perf_counter() - start)  # with the commit
     store.close()
     return rate
 
@@ -215,13 +238,21 @@ def main() -> None:
         return
     batches = post_batches(args.post_records)
     peer("sqlite-utils")
-    figures: dict[str, list[float]] = {"import": [], "sqlite-utils": [], "floor": [], "POST": []}
+    figures: dict[str, list[float]] = {
+        "import": [],
+        "sqlite-utils": [],
+        "floor": [],
+        "write floor": [],
+        "POST": [],
+    }
+    records = [decode_record(line) for line in ndjson.read_bytes().splitlines()]
     for rnd in range(args.rounds):
         with tempfile.TemporaryDirectory(dir=WORKDIR) as name:
             tmp = Path(name)
             figures["import"].append(import_rate(ndjson, args.records, tmp))
             figures["sqlite-utils"].append(sqlite_utils_rate(ndjson, args.records, tmp))
             figures["floor"].append(floor_rate(rows, tmp))
+            figures["write floor"].append(write_floor_rate(records, tmp))
             figures["POST"].append(post_rate(batches, args.post_clients, tmp, ndjson))
         print(
             f"round {rnd + 1}: "
@@ -238,6 +269,7 @@ def main() -> None:
         f"cdrstore import           {med['import']:9,.0f}   / sqlite-utils insert --nl"
         f" {med['sqlite-utils']:,.0f} = {med['import'] / med['sqlite-utils']:.1f}x;"
         f" / floor {med['floor']:,.0f} = {med['import'] / med['floor']:.2f}"
+        f" / write floor {med['write floor']:,.0f} = {med['import'] / med['write floor']:.2f}"
     )
     print(
         f"POST, {args.post_clients} clients x 10,000-record batches, 2 workers: {med['POST']:9,.0f}"
