@@ -1,6 +1,7 @@
 """SQLite ingest beside what a user would otherwise reach for, and beside its own floor, in one run.
 
     python -m bench.ingest [--records 200000] [--rounds 3] [--post-clients 2]
+    python -m bench.ingest --breakdown      (the write floor, each statement timed)
 
 On the same NDJSON (`--records` synthetic records, bench.stores' first part), each round, in turn:
 - `cdrstore import` into a fresh SQLite store (the whole command, as a user runs it);
@@ -32,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from bench.statements import StatementTimes, TimedSqliteCursor
 from bench.stores import APP, PATH, WORKDIR, part_file, run_cli
 from bench.tools import peer
 from cdrstore.store.plan import row_of
@@ -108,10 +110,12 @@ def floor_rate(rows: list[Row], tmp: Path) -> float:
     return rate
 
 
-def write_floor_rate(records: list[Any], tmp: Path) -> float:
+def write_floor_rate(records: list[Any], tmp: Path, times: StatementTimes | None = None) -> float:
     """Batches decoded, prepared and staged beforehand, written by the store's writer in one
-    transaction: the database's share of an import of every table it touches."""
+    transaction: the database's share of an import of every table it touches (with `times`,
+    each statement timed)."""
     from cdrstore.store import open_store, prepare
+    from cdrstore.store.sqlite import SqliteWriter
 
     url = f"sqlite:///{tmp / 'write-floor.db'}"
     run_cli("db", "upgrade", url=url)
@@ -120,10 +124,16 @@ def write_floor_rate(records: list[Any], tmp: Path) -> float:
     batches = [prepare(records[i : i + BATCH]) for i in range(0, len(records), BATCH)]
     with store.records.writer(APP) as writer:
         staged = [writer.stage(batch) for batch in batches]
+        if times is not None:
+            assert isinstance(writer, SqliteWriter)
+            writer.cursor = TimedSqliteCursor(writer.cursor, times)  # type: ignore[assignment]
         start = time.perf_counter()
         for one in staged:
             writer.write_staged(one)
+        committing = time.perf_counter()
     rate = len(records) / (time.perf_counter() - start)  # with the commit
+    if times is not None:
+        times.seconds["COMMIT (WAL, checkpoint)"] += time.perf_counter() - committing
     store.close()
     return rate
 
@@ -218,6 +228,16 @@ def post_rate(batches: list[bytes], clients: int, tmp: Path, ndjson: Path) -> fl
     return sum(body.count(b"\n") + 1 for body in batches) / elapsed
 
 
+def breakdown(records: list[Any]) -> None:
+    """Where the write floor's time goes, statement by statement."""
+    times = StatementTimes()
+    with tempfile.TemporaryDirectory(dir=WORKDIR) as name:
+        rate = write_floor_rate(records, Path(name), times)
+    total = len(records) / rate
+    print(f"SQLite write floor, {len(records):,} records: {rate:,.0f} records/s ({total:.2f} s)")
+    print(times.report(len(records), total, "the rest (planning, in Python)"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__)
     parser.add_argument("--records", type=int, default=200_000)
@@ -227,6 +247,9 @@ def main() -> None:
     parser.add_argument(
         "--schema-study", action="store_true", help="only the floor, into variants of the schema"
     )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="only the write floor, each statement timed"
+    )
     args = parser.parse_args()
     WORKDIR.mkdir(parents=True, exist_ok=True)
     source = part_file(WORKDIR, 1_000_000, 0) if args.records <= 1_000_000 else None
@@ -235,6 +258,9 @@ def main() -> None:
     rows = encoded_rows(ndjson)
     if args.schema_study:
         schema_study(rows, args.rounds)
+        return
+    if args.breakdown:
+        breakdown([decode_record(line) for line in ndjson.read_bytes().splitlines()])
         return
     batches = post_batches(args.post_records)
     peer("sqlite-utils")

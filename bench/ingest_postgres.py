@@ -2,6 +2,7 @@
 
     python -m bench.ingest_postgres [--records 200000] [--db postgresql://.../cdrstore_bench]
                                     [--citus postgresql://coordinator/cdrstore_bench] [--rounds 3]
+    python -m bench.ingest_postgres --breakdown   (the write path, each statement timed)
 
 On the same NDJSON file of synthetic CDRs, in one run, interleaved round by round (medians):
 - jsonb COPY: the NDJSON lines COPYed as they are into a table of one `jsonb` column: what a user
@@ -35,10 +36,11 @@ import psycopg
 from tests.support.postgres import create_postgres_database
 
 from bench.__main__ import write_ndjson
+from bench.statements import StatementTimes, timed_pg_cursor
 from cdrstore.record import StoredRecord
-from cdrstore.store import open_store
+from cdrstore.store import open_store, prepare
 from cdrstore.store.partitions import month_of
-from cdrstore.store.pgwriter import COPY_CALL_TYPES, COPY_CALLS
+from cdrstore.store.pgwriter import COPY_CALL_TYPES, COPY_CALLS, PostgresWriter
 from cdrstore.store.plan import row_of
 from cdrstore.store.schema import metadata
 from cdrstore.synth import DEFAULT_DAYS, DEFAULT_START
@@ -121,6 +123,33 @@ def write_path(url: str, records: Sequence[StoredRecord]) -> float:
         return time.perf_counter() - start
     finally:
         store.close()
+
+
+def breakdown(url: str, records: Sequence[StoredRecord]) -> None:
+    """Where the write path's time goes, statement by statement: the batches prepared and staged
+    first (an import does both beside the writer), then written in one transaction."""
+    fresh(url, False)
+    times = StatementTimes()
+    store = open_store(url)
+    try:
+        batches = [prepare(list(records[i : i + BATCH])) for i in range(0, len(records), BATCH)]
+        with store.records.writer(APP) as writer:
+            assert isinstance(writer, PostgresWriter)
+            staged = [writer.stage(batch) for batch in batches]
+            writer.connection.cursor_factory = timed_pg_cursor(times)
+            start = time.perf_counter()
+            for one in staged:
+                writer.write_staged(one)
+            committing = time.perf_counter()
+        total = time.perf_counter() - start
+        times.seconds["COMMIT (the change log, WAL)"] += time.perf_counter() - committing
+    finally:
+        store.close()
+    print(
+        f"PostgreSQL write path, {len(records):,} records, staged beforehand:"
+        f" {len(records) / total:,.0f} records/s ({total:.2f} s)"
+    )
+    print(times.report(len(records), total, "the rest (planning, in Python)"))
 
 
 def import_command(url: str, source: Path) -> float:
@@ -226,6 +255,9 @@ def main() -> None:
         help="a PostgreSQL database to drop and make anew (default: %(default)s)",
     )
     parser.add_argument("--citus", help="a database on a Citus coordinator to measure too")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="only the write path, each statement timed"
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     source = args.workdir / f"synth-{args.records}-seed1.ndjson"
@@ -235,6 +267,9 @@ def main() -> None:
     lines = source.read_bytes().splitlines()
     records = [decode_record(line) for line in lines]
     post_lines = extra.read_bytes().splitlines()
+    if args.breakdown:
+        breakdown(args.db, records)
+        return
     print(
         f"PostgreSQL ingest: {len(records):,} records ({source.stat().st_size / len(records):,.0f}"
         f" bytes each as NDJSON), {len(post_lines):,} POSTed, {os.cpu_count()} cores,"
