@@ -37,3 +37,8 @@ def month_bounds(month: int) -> tuple[int, int]:
 def partition_name(month: int) -> str:
     year, index = divmod(month, 12)
     return f"calls_y{year:04d}m{index + 1:02d}"
+
+
+def partition_month(name: str) -> int:
+    """The month of a partition, by its name (`partition_name`'s inverse)."""
+    return int(name[7:11]) * 12 + int(name[12:14]) - 1

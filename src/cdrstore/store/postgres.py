@@ -9,9 +9,9 @@
 - A batch is written without a staging table (`pgwriter.py`); a deadlock or serialization failure
   is retried.
 - The change log entries a transaction makes wait (in memory, past HELD_IN_MEMORY in a temporary
-  table) until it commits; only then are the app's positions taken (`changelog.take_positions`), so the
-  head row is the last lock a writer takes and is held for the shortest time, however many batches
-  the transaction writes.
+  table) until it commits; only then are the app's positions taken (`changelog.take_positions`),
+  so the head row is the last lock a writer takes and is held for the shortest time, however many
+  batches the transaction writes.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from .base import BatchWriter, SourcePosition, write_batch
 from .citus import is_citus
 from .errors import RetentionFailed, register_driver
 from .paging import bucket_of
-from .partitions import month_bounds, months_of, partition_name
+from .partitions import month_bounds, months_of, partition_month, partition_name
 from .pgwriter import PostgresWriter
 from .plan import prepare
 from .sql import GRAINED, ORDER, ROLLUPS, SqlRecords, forget_numbers
@@ -173,7 +173,7 @@ class PostgresRecords(SqlRecords):
         months = set()
         for (name,) in rows:
             if name.startswith("calls_y") and len(name) == 14:
-                months.add(int(name[7:11]) * 12 + int(name[12:14]) - 1)
+                months.add(partition_month(name))
         return months
 
     def partitions(self) -> list[tuple[str, int, int]]:
@@ -399,7 +399,7 @@ class PostgresRecords(SqlRecords):
                 " AND c.relname ~ '^calls_y[0-9]{4}m[0-9]{2}$'"
             ).fetchall()
             conn.rollback()
-        months = sorted(int(name[7:11]) * 12 + int(name[12:14]) - 1 for (name,) in rows)
+        months = sorted(partition_month(name) for (name,) in rows)
         return [(partition_name(m), *month_bounds(m)) for m in months]
 
     def _detach(self, name: str) -> None:

@@ -583,8 +583,8 @@ def forget_numbers(cursor: Any, mark: str, app_id: str, table: str, lo: int, hi:
     while True:
         cursor.execute(
             f"SELECT call_date, id, doc FROM {table} WHERE app_id = {mark}"
-            f" AND call_date >= {mark} AND call_date < {mark} AND (call_date, id) > ({mark}, {mark})"
-            f" ORDER BY call_date, id LIMIT {_FORGET_CHUNK}",
+            f" AND call_date >= {mark} AND call_date < {mark}"
+            f" AND (call_date, id) > ({mark}, {mark}) ORDER BY call_date, id LIMIT {_FORGET_CHUNK}",
             (app_id, lo, hi, *after),
         )
         rows = cursor.fetchall()

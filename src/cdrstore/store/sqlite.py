@@ -75,10 +75,10 @@ INSERT_CALLS = (
     f"INSERT INTO calls (app_id, {', '.join(CALL_COLUMNS)})"
     f" VALUES ({', '.join('?' * (len(CALL_COLUMNS) + 1))})"
 )
-# A changed record: every column but its key, the columns in CALL_COLUMNS order.
+# A changed record: every column but its id, in CALL_COLUMNS order, then app_id and id.
 UPDATE_CALLS = (
-    "UPDATE calls SET call_date = ?, call_type = ?, status = ?, doc = ?, direction = ?,"
-    " talk_ms = ?, agent = ?, department = ? WHERE app_id = ? AND id = ?"
+    f"UPDATE calls SET {', '.join(f'{c} = ?' for c in CALL_COLUMNS if c != 'id')}"
+    " WHERE app_id = ? AND id = ?"
 )
 
 
