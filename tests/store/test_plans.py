@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
+
 from cdrstore.query import parse_call_query
 from cdrstore.store import Store, open_store
 from cdrstore.store.sql import Filters
@@ -56,6 +58,36 @@ def test_postgres_partitions_get_statistics_with_their_first_rows(postgres_url, 
             ).one()
     store.close()
     assert reltuples == 3
+
+
+def test_postgres_partitions_are_analysed_with_a_smaller_sample(postgres_url, request):
+    """ANALYZE of a month's records samples 9,000 rows (statistics target 30), not PostgreSQL's
+    30,000 (0.08 against 0.3 s a 100,000-record month): the date histogram has 31 bounds, not
+    101, for a month of 200 distinct dates."""
+    from tests.conftest import empty_postgres, on_citus, record
+
+    if on_citus(request):
+        pytest.skip("on Citus the statistics are the shards'")
+    empty_postgres(postgres_url)
+    store = open_store(postgres_url)
+    store.upgrade()
+    store.accounts.create_app("acme", "acme")
+    records = [
+        decode_record(
+            json.dumps(
+                record(id=f"r{i}", callDate=f"1987-04-01T00:{i // 60:02d}:{i % 60:02d}Z")
+            ).encode()
+        )
+        for i in range(200)
+    ]
+    store.records.ingest("acme", records)
+    with store.engine.connect() as conn:
+        (bounds,) = conn.exec_driver_sql(
+            "SELECT array_length(histogram_bounds::text::bigint[], 1) FROM pg_stats"
+            " WHERE tablename = 'calls_y1987m04' AND attname = 'call_date'"
+        ).one()
+    store.close()
+    assert bounds == 31
 
 
 def _filled(url: str) -> Store:

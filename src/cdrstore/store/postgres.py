@@ -100,6 +100,11 @@ def _refuse_dead_connection(dbapi_connection: Any, record: Any, proxy: Any) -> N
 
 # The tables written beside `calls`: planned blind until analysed, like a new partition.
 DERIVED_TABLES: Final = ("call_ids", "call_counts", *ROLLUPS, "call_numbers", "change_log")
+# The statistics target a partition of `calls` is analysed with (PostgreSQL's default: 100).
+# ANALYZE samples 300 rows a unit of target, and the time goes into reading them: 9,000 rows
+# instead of 30,000 took a 100,000-record month 0.08-0.09 s instead of 0.30-0.34 s, and its
+# columns (a date range, a few call types and statuses, unique ids) need no finer histogram.
+PARTITION_STATISTICS_TARGET: Final = 30
 
 
 class PostgresRecords(SqlRecords):
@@ -228,9 +233,7 @@ class PostgresRecords(SqlRecords):
         try:
             with self._writing() as cursor:
                 found = self._blind(cursor, names)
-                blind = [name for name in names if name in found]  # refresh_statistics' order
-                if blind:
-                    cursor.execute(f"ANALYZE {', '.join(blind)}")
+                _analyse(cursor, [name for name in names if name in found])
         except psycopg.Error as exc:
             # The batch is committed: its answer must not turn into an error over statistics.
             log.warning("could not analyse %s: %s", ", ".join(names), exc)
@@ -272,8 +275,7 @@ class PostgresRecords(SqlRecords):
         with self._writing() as cursor:
             blind = self._blind(cursor, list(DERIVED_TABLES))
             names = [t for t in DERIVED_TABLES if t in blind or t == "call_numbers"]
-            names += [partition_name(m) for m in sorted(written & attached)]
-            cursor.execute(f"ANALYZE {', '.join(names)}")
+            _analyse(cursor, names + [partition_name(m) for m in sorted(written & attached)])
 
     @contextmanager
     def _writing(self) -> Iterator[psycopg.Cursor[Any]]:
@@ -517,3 +519,15 @@ def postgres_store(engine: Engine) -> Store:
         migrates_itself=False,
         token_cache=TokenCache(conninfo),
     )
+
+
+def _analyse(cursor: psycopg.Cursor[Any], names: Sequence[str]) -> None:
+    """ANALYZE these tables (DERIVED_TABLES and partitions of `calls`), the partitions last, with
+    a smaller sample (PARTITION_STATISTICS_TARGET; for this transaction only)."""
+    tables = [name for name in names if name in DERIVED_TABLES]
+    partitions = [name for name in names if name not in DERIVED_TABLES]
+    if tables:
+        cursor.execute(f"ANALYZE {', '.join(tables)}")
+    if partitions:
+        cursor.execute(f"SET LOCAL default_statistics_target = {PARTITION_STATISTICS_TARGET}")
+        cursor.execute(f"ANALYZE {', '.join(partitions)}")
