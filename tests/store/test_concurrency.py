@@ -9,7 +9,8 @@ import threading
 import msgspec
 
 from cdrstore.query import PageQuery
-from cdrstore.store import open_store
+from cdrstore.record import IngestSummary
+from cdrstore.store import open_store, prepare
 from cdrstore.validation import decode_record
 
 
@@ -73,4 +74,48 @@ def test_overlapping_concurrent_writers(db_url):
         if not page.has_more:
             break
     assert paged == ids
+    store.close()
+
+
+def test_a_writer_waits_for_an_identity_not_yet_committed_then_finds_it_stored(db_url):
+    """A batch is first written as if all its records were new: where another transaction has
+    just written one of them, it waits for that one to commit, then counts the record as stored
+    (no duplicate, no error)."""
+    store = open_store(db_url)
+    store.upgrade()
+    store.accounts.create_app("c", "c")
+    outcome: list[object] = []
+
+    def second_writer() -> None:
+        try:
+            outcome.append(store.records.ingest("c", batch([1, 2], 7)))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with store.records.writer("c") as first:
+        first.write(prepare(batch([1], 7)))
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive() and outcome == []  # waiting for the first transaction
+    thread.join()
+    assert outcome == [IngestSummary(2, 1, 0, 1)]
+    assert store.records.count_records("c") == 2
+    store.close()
+
+
+def test_a_transaction_of_new_batches_then_stored_ones_counts_each(db_url):
+    """Batches of new records, then a batch with records stored already (some by this very
+    transaction), then new ones: every record counted as what it is (here the stored ones come
+    in other versions: updated), stored once."""
+    store = open_store(db_url)
+    store.upgrade()
+    store.accounts.create_app("c", "c")
+    store.records.ingest("c", batch(list(range(100, 110)), 1))
+    counts = IngestSummary.empty()
+    with store.records.writer("c") as writer:
+        for ids in (range(0, 50), range(50, 100), range(95, 115), range(115, 130)):
+            counts.add(writer.write(prepare(batch(list(ids), 1))))
+    assert counts == IngestSummary(135, 120, 15, 0)
+    assert store.records.count_records("c") == 130
     store.close()
