@@ -4,7 +4,8 @@
                                     [--citus postgresql://coordinator/cdrstore_bench] [--rounds 3]
     python -m bench.ingest_postgres --breakdown   (the write path, each statement timed)
 
-On the same NDJSON file of synthetic CDRs, in one run, interleaved round by round (medians):
+On the same NDJSON file of synthetic CDRs, in one run, interleaved round by round (each round's
+figures printed as it ends, with its import / jsonb ratio; then medians):
 - jsonb COPY: the NDJSON lines COPYed as they are into a table of one `jsonb` column: what a user
   would otherwise reach for (the peer);
 - floor: the same records, already validated and encoded, COPYed (binary) into `calls` and
@@ -212,11 +213,18 @@ def measure(
         ("import", lambda: import_command(url, source)),
         ("post", lambda: post(url, post_lines)),
     ]
-    for _ in range(rounds):
+    sizes = {"post": len(post_lines)}
+    for rnd in range(rounds):
         for name, step in steps:
             fresh(url, citus)
             runs[name].append(step())
-    sizes = {"post": len(post_lines)}
+        rates = {k: sizes.get(k, len(records)) / v[-1] for k, v in runs.items()}
+        print(
+            f"round {rnd + 1}: "
+            + ", ".join(f"{k} {rate:,.0f}" for k, rate in rates.items())
+            + f" records/s; import / jsonb {rates['import'] / rates['jsonb']:.2f}",
+            flush=True,
+        )
     return {k: median_rate(sizes.get(k, len(records)), v) for k, v in runs.items()}
 
 
