@@ -86,7 +86,10 @@ def sign_in(page: Any, base: str, app_id: str, token: str) -> None:
     page.goto(f"{base}/console/")
     page.get_by_label("App ID").fill(app_id)
     page.get_by_label("Token").fill(token)
-    page.get_by_role("button", name="Sign in").click()
+    # Until the next page's load event its script may not have bound its handlers yet: a key
+    # pressed that early went nowhere (a CI run, on a busy machine).
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
 
 
 def row_ids(page: Any) -> list[str]:
