@@ -158,8 +158,8 @@ def test_import_with_an_invalid_record_stores_nothing(cli):
 
 def test_import_of_a_file_read_in_ranges_loses_no_line(cli):
     """An NDJSON file on disk is read by the decoding processes a range of bytes each (0.75 MiB
-    first, doubling up to 12 MiB): every record is stored once, across the ranges' edges, and a position is its line in the
-    whole file, blank lines counted."""
+    first, doubling up to 12 MiB): every record is stored once, across the ranges' edges, and a
+    position is its line in the whole file, blank lines counted."""
     cli("apps", "create", "Acme", "--id", "acme")
     pad = "x" * 6000  # 2,400 records of 6 kB: five ranges
     lines = [msgspec.json.encode(record(id=f"r{i:04d}", callID=pad)) for i in range(2400)]

@@ -80,6 +80,14 @@ DATE_ARRAY: Final = "string_to_array(%s, ',')::bigint[]"
 INT_ARRAY: Final = "string_to_array(%s, ',')::smallint[]"
 
 
+# A batch's identities, in id order (as new: a stored one is a unique violation).
+CLAIM_IDS: Final = (
+    "INSERT INTO call_ids (app_id, id, call_date)"
+    f" SELECT %s, id, call_date FROM unnest({ID_ARRAY}, {DATE_ARRAY}) AS b (id, call_date)"
+    " ORDER BY id"
+)
+
+
 def id_lines(ids: Sequence[str]) -> str:
     """Record ids, one a line (validation leaves no control character in an id)."""
     joined = "\n".join(ids)
@@ -103,7 +111,7 @@ class PostgresWriter(BatchWriter):
         store: PostgresRecords,
         connection: psycopg.Connection[Any],
         app_id: str,
-        citus: bool = False,
+        citus: bool,
     ) -> None:
         self.store = store
         self.connection = connection
@@ -183,20 +191,15 @@ class PostgresWriter(BatchWriter):
         """Claim the identities of the records that are new, in id order; a row a concurrent
         writer holds is waited for."""
         params = (self.app_id, id_lines([i for i, _ in by_id]), date_list(d for _, d in by_id))
-        insert = (
-            "INSERT INTO call_ids (app_id, id, call_date)"
-            f" SELECT %s, id, call_date FROM unnest({ID_ARRAY}, {DATE_ARRAY}) AS b (id, call_date)"
-            " ORDER BY id"
-        )
         if self.all_new_tries:
             self.all_new_tries -= 1
             try:
                 with self.connection.transaction():
-                    cur.execute(insert, params)
+                    cur.execute(CLAIM_IDS, params)
                 return {i for i, _ in by_id}
             except UniqueViolation:
                 self.all_new_tries = 0
-        cur.execute(insert + " ON CONFLICT (app_id, id) DO NOTHING RETURNING id", params)
+        cur.execute(CLAIM_IDS + " ON CONFLICT (app_id, id) DO NOTHING RETURNING id", params)
         return {row[0] for row in cur.fetchall()}
 
     def _lock_stored(self, cur: psycopg.Cursor[Any], ids: list[str]) -> dict[str, StoredRow]:

@@ -99,7 +99,8 @@ def _refuse_dead_connection(dbapi_connection: Any, record: Any, proxy: Any) -> N
 
 
 # The tables written beside `calls`: planned blind until analysed, like a new partition.
-DERIVED_TABLES: Final = ("call_ids", "call_counts", *ROLLUPS, "call_numbers", "change_log")
+SEARCH_TABLE: Final = "call_numbers"  # analysed with the server's default target
+DERIVED_TABLES: Final = ("call_ids", "call_counts", *ROLLUPS, SEARCH_TABLE, "change_log")
 # The statistics target the tables are analysed with here (PostgreSQL's default: 100), but for
 # the number search's, whose plans follow how many rows a number has (its most common values).
 # ANALYZE samples 300 rows a unit of target, and the time goes into reading them: 9,000 rows
@@ -107,7 +108,6 @@ DERIVED_TABLES: Final = ("call_ids", "call_counts", *ROLLUPS, "call_numbers", "c
 # and identities of 200,000 records: 0.13 against 0.36 s), and their columns (date ranges, a few
 # call types and statuses, unique ids) need no finer histogram.
 STATISTICS_TARGET: Final = 30
-SEARCH_TABLE: Final = "call_numbers"  # analysed with the server's default target
 
 
 class PostgresRecords(SqlRecords):
@@ -277,7 +277,7 @@ class PostgresRecords(SqlRecords):
         attached = self._existing_partitions_now()
         with self._writing() as cursor:
             blind = self._blind(cursor, list(DERIVED_TABLES))
-            names = [t for t in DERIVED_TABLES if t in blind or t == "call_numbers"]
+            names = [t for t in DERIVED_TABLES if t in blind or t == SEARCH_TABLE]
             _analyse(cursor, names + [partition_name(m) for m in sorted(written & attached)])
 
     @contextmanager
