@@ -140,15 +140,24 @@ class Derived(msgspec.Struct, gc=False):
 
     def plus(self, other: Derived) -> Derived:
         """A new Derived: this one's changes and the other's together (neither is changed)."""
-        total = Derived(dict(self.counts))
-        for key, n in other.counts.items():
-            total.counts[key] = total.counts.get(key, 0) + n
-        for part in (self, other):
-            _sum_into(total.stats, part.stats)
-            _sum_into(total.party, part.party)
+        total = Derived()
+        total.add_totals(self)
+        total.add_totals(other)
         total.numbers_added = self.numbers_added + other.numbers_added
         total.numbers_removed = self.numbers_removed + other.numbers_removed
         return total
+
+    def add_totals(self, other: Derived) -> None:
+        """Add the other's count and rollup changes to this one's (its search rows are not)."""
+        counts = self.counts
+        for key, n in other.counts.items():
+            counts[key] = counts.get(key, 0) + n
+        _sum_into(self.stats, other.stats)
+        _sum_into(self.party, other.party)
+
+    def totals_size(self) -> int:
+        """How many count and rollup rows these changes move."""
+        return len(self.counts) + len(self.stats) + len(self.party)
 
     def count_changes(self) -> list[tuple[int, int, int, int]]:
         """(bucket, call type, status, change) of every count that moves, in key order (so that

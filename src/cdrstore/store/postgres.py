@@ -205,7 +205,7 @@ class PostgresRecords(SqlRecords):
                     self._require_app(cursor, app_id, "" if citus else self.lock_app_to_write)
                 writer = PostgresWriter(self, conn, app_id, citus)
                 yield writer
-                writer.log_changes()
+                writer.finish()
                 conn.commit()
             except BaseException:
                 conn.rollback()

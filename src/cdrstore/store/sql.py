@@ -510,6 +510,7 @@ ROLLUPS: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
     "call_party_stats": ((PARTY_BUCKET_MS,), ("call_type", "direction", "agent", "department")),
 }
 GRAINED = "call_stats"  # the rollup whose key holds its bucket's width
+COUNT_KEYS = ("bucket", "call_type", "status")  # the per-hour counts' key after app_id
 
 
 INSERT_NUMBERS = (
