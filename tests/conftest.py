@@ -263,7 +263,7 @@ def cli(tmp_path: Path, db_url: str):
 # --- every statement that touches app data names one app (Citus-ready, docs/scale-out.md) -------------------
 APP_TABLES = re.compile(
     r"\b(calls|call_ids|call_counts|call_stats|call_party_stats|call_numbers|change_log"
-    r"|change_heads|webhook_deliveries|calls_y\d{4}m\d\d)\b",
+    r"|change_heads|change_marks|webhook_deliveries|calls_y\d{4}m\d\d)\b",
     re.IGNORECASE,
 )
 NOT_DATA = re.compile(

@@ -97,9 +97,10 @@ def test_retention_apply_trims_the_change_log(cli):
     store = open_store(cli.url)
     try:
         with store.engine.begin() as connection:  # as if logged two days ago
-            connection.exec_driver_sql(
-                "UPDATE change_log SET logged_at = logged_at - 172800000 WHERE app_id = 'acme'"
-            )
+            for table in ("change_log", "change_marks"):
+                connection.exec_driver_sql(
+                    f"UPDATE {table} SET logged_at = logged_at - 172800000 WHERE app_id = 'acme'"
+                )
     finally:
         store.close()
     env = {**os.environ, "CDRSTORE_DATABASE_URL": cli.url, "CDRSTORE_CHANGE_LOG_RETENTION": "1d"}

@@ -170,7 +170,9 @@ def test_erase_logs_its_deletes_and_a_dry_run_nothing(store):
 
 def test_trimming_moves_trimmed_through(store):
     ensure_app(store, "acme", "Acme")
-    store.records.ingest("acme", records([1, 2]))
+    with store.records.writer("acme") as writer:  # one write of two batches: one mark
+        writer.write(prepare(records([1])))
+        writer.write(prepare(records([2])))
     time.sleep(0.01)
     cutoff = int(time.time() * 1000)
     time.sleep(0.01)

@@ -58,6 +58,15 @@ def append_changes(cursor: Any, mark: str, app_id: str, entries: Sequence[Entry]
         f" VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
         [(app_id, first + n, op, record_id, at) for n, (op, record_id) in enumerate(entries)],
     )
+    mark_logged(cursor, mark, app_id, at, first + len(entries) - 1)
+
+
+def mark_logged(cursor: Any, mark: str, app_id: str, at: int, last: int) -> None:
+    """Mark that the app's entries through position `last` were logged at `at`."""
+    cursor.execute(
+        f"INSERT INTO change_marks (app_id, logged_at, position) VALUES ({mark}, {mark}, {mark})",
+        (app_id, at, last),
+    )
 
 
 def bounds(cursor: Any, mark: str, app_id: str) -> tuple[int, int]:
@@ -89,7 +98,7 @@ def to_changes(rows: Sequence[Any]) -> list[Change]:
 def trim(cursor: Any, mark: str, app_id: str, cutoff_ms: int) -> int:
     """Drop the app's entries logged before the cutoff (and every entry before those); how many."""
     cursor.execute(
-        f"SELECT max(position) FROM change_log WHERE app_id = {mark} AND logged_at < {mark}",
+        f"SELECT max(position) FROM change_marks WHERE app_id = {mark} AND logged_at < {mark}",
         (app_id, cutoff_ms),
     )
     row = cursor.fetchone()
@@ -100,6 +109,10 @@ def trim(cursor: Any, mark: str, app_id: str, cutoff_ms: int) -> int:
         f"DELETE FROM change_log WHERE app_id = {mark} AND position <= {mark}", (app_id, through)
     )
     removed = max(int(cursor.rowcount), 0)
+    cursor.execute(
+        f"DELETE FROM change_marks WHERE app_id = {mark} AND logged_at < {mark}",
+        (app_id, cutoff_ms),
+    )
     cursor.execute(
         f"UPDATE change_heads SET trimmed_through = {mark}"
         f" WHERE app_id = {mark} AND trimmed_through < {mark}",

@@ -206,6 +206,7 @@ class PostgresWriter(BatchWriter):
             start = first + self.spilled
             rows = ((app_id, start + k, op, i, at) for k, (op, i) in enumerate(self.held))
             send_copy(cur, COPY_CHANGES, copy_data(self.formatting, CHANGE_TYPES, rows))
+            changelog.mark_logged(cur, "%s", app_id, at, first + n - 1)
         self.spilled, self.held = 0, []
 
     def keep_position(self, source: str, position: str) -> None:

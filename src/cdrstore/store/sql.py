@@ -264,6 +264,7 @@ class SqlRecords(RecordStore):
                 cursor.execute(f"DELETE FROM {table} WHERE app_id = {mark}", (app_id,))
             self._delete_identities(cursor, app_id)
             cursor.execute(f"DELETE FROM change_log WHERE app_id = {mark}", (app_id,))
+            cursor.execute(f"DELETE FROM change_marks WHERE app_id = {mark}", (app_id,))
             cursor.execute(f"DELETE FROM change_heads WHERE app_id = {mark}", (app_id,))
             cursor.execute(f"DELETE FROM webhook_deliveries WHERE app_id = {mark}", (app_id,))
             cursor.execute(f"DELETE FROM webhook_subscriptions WHERE app_id = {mark}", (app_id,))
