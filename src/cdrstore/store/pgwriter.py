@@ -74,11 +74,11 @@ TOTALS_NEW_TRIES: Final = 16
 TOTALS_AS_NEW_FROM: Final = 1_000
 
 # The count and rollup rows a transaction's changes are held for, summed, before they are written.
-# A batch moves a few thousand rows, the same ones as the batch before where their dates overlap:
-# written batch by batch, each of an import's batches made new versions of most of them (and
-# their index entries), 0.9-1.0 s of a 200,000-record import's writer; held, an import writes
-# each row once. The bound keeps memory in hand (100,000 rows by agent and department: 35 MB)
-# for an import of years of records by thousands of agents.
+# A batch moves a few thousand rows, the same ones as another batch where their dates overlap (a
+# file not in date order): written batch by batch, each time a new version of the row and of its
+# index entry; held, a transaction writes each row once, and a large one can insert them as new
+# (TOTALS_AS_NEW_FROM). The bound keeps memory in hand (100,000 rows by agent and department:
+# 35 MB) for an import of years of records by thousands of agents.
 TOTALS_HELD: Final = 100_000
 
 # A transaction's change log entries until it commits: in memory up to this many, then in a

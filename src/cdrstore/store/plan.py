@@ -30,7 +30,7 @@ from .schema import (
     PARTY_BUCKET_MS,
     STATS_BUCKET_MS,
     STATS_GRAINS_MS,
-    STATUS_COLUMNS,
+    VECTOR_LENGTH,
 )
 
 Row = tuple[int, str, int, int, bytes, int, int, str, str]
@@ -53,7 +53,6 @@ PartyKey = tuple[int, int, int, str, str]  # (day bucket, call type, direction, 
 CountKey = tuple[int, int, int]  # (hour bucket, call type, status)
 NumberKey = tuple[str, int, str]  # (number, call_date, id)
 NumberRow = tuple[str, int, str, int, int]  # (number, call_date, id, call type, status)
-VECTOR_LENGTH: Final = len(STATUS_COLUMNS) + 1
 QUARTER_MS: Final = STATS_BUCKET_MS  # the finest bucket: every other is a whole number of them
 assert all(
     width % QUARTER_MS == 0 for width in (*STATS_GRAINS_MS, COUNT_BUCKET_MS, PARTY_BUCKET_MS)

@@ -177,6 +177,8 @@ def status_column(status: str) -> str:
 STATUS_COLUMNS: Final = tuple(
     status_column(status) for status, _ in sorted(STATUS_CODES.items(), key=lambda item: item[1])
 )
+# A statistics row's figures as a vector: a count for each status (in code order), then talk_ms.
+VECTOR_LENGTH: Final = len(STATUS_COLUMNS) + 1
 
 
 def _counts() -> list[Column[int]]:

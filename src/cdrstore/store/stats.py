@@ -22,7 +22,6 @@ from .schema import PARTY_BUCKET_MS, STATS_GRAINS_MS, STATUS_COLUMNS
 
 Vector = list[int]
 """A slice's calls by status code, then its talk time (ms)."""
-VECTOR_LENGTH: Final = len(STATUS_COLUMNS) + 1
 ANSWERED: Final = STATUS_CODES["Call Ended"]
 
 # The local unit each time group counts in: days or hours since 1970-01-01, local time.
