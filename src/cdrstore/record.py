@@ -153,9 +153,15 @@ class CallFacts(NamedTuple):
     numbers: tuple[str, ...]  # caller and callee as searched (normal_number), each once, no ""
 
 
+def key_text(text: str) -> str:
+    """Text as the statistics and the number search key on it: a NUL (U+0000, which PostgreSQL's
+    text cannot hold) as U+FFFD, on every backend alike. The record keeps it as sent."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
 def normal_number(number: str) -> str:
     """A phone number as the search compares it: without spaces, dashes and a leading `+`."""
-    bare = number.replace(" ", "").replace("-", "")
+    bare = key_text(number).replace(" ", "").replace("-", "")
     return bare[1:] if bare.startswith("+") else bare
 
 
@@ -164,8 +170,8 @@ def call_facts(record: Record, call_ms: int, end_ms: int | None) -> CallFacts:
     inbound = record.callDirection == "Inbound"
     answered = record.status == "Call Ended"
     talk_ms = end_ms - call_ms if answered and end_ms is not None else 0
-    agent = record.lastHandledParty or (record.toEID if inbound else record.fromEID)
-    department = record.toDepartment if inbound else record.fromDepartment
+    agent = key_text(record.lastHandledParty or (record.toEID if inbound else record.fromEID))
+    department = key_text(record.toDepartment if inbound else record.fromDepartment)
     caller, callee = normal_number(str(record.caller)), normal_number(str(record.callee))
     if caller > callee:
         caller, callee = callee, caller

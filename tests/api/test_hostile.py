@@ -69,6 +69,9 @@ def assert_refused(response: Any, field: str | None = None) -> None:
 @fuzz(60)
 @given(field=st.sampled_from(TEXT_FIELDS), text=st.text(CONTROL | TEXT_CHARS, max_size=40))
 @example(field="hid", text="a\x00b\x1f\x7f")
+@example(field="toEID", text="\x00")  # the agent of an inbound call: a statistics key
+@example(field="toDepartment", text="a\x00")
+@example(field="caller", text="+1\x00 2")  # a number the search keys on
 def test_text_fields_come_back_byte_identical(client, auth, field, text):
     rec = record(id=f"t-{abs(hash((field, text)))}", **{field: text})
     first = post(client, auth, [rec])
@@ -268,3 +271,19 @@ def test_head_is_get_without_the_body(client, auth, path):
 def test_head_is_refused_as_get_would_be(client):
     assert client.head(PATH).status_code == 401
     assert client.head("/nope").status_code == 404
+
+
+def test_a_nul_in_what_statistics_and_search_key_on_stands_as_u_fffd(client, auth):
+    """PostgreSQL's text holds no NUL: an agent, department or number with one is counted and
+    searched with U+FFFD in its place, on every backend; the record comes back as sent."""
+    rec = record(id="nul-keys", toEID="a\x00b", toDepartment="\x00", caller="+1\x00 2")
+    assert post(client, auth, [rec]).status_code == 200
+    [got] = served(client, auth, number="1\x002")  # found by the number as sent
+    assert (got["toEID"], got["toDepartment"], got["caller"]) == ("a\x00b", "\x00", "+1\x00 2")
+    assert [r["id"] for r in served(client, auth, number="1\ufffd2")] == ["nul-keys"]
+    for group, key in (("agent", "a\ufffdb"), ("department", "\ufffd")):
+        stats = client.get(
+            "/v1/api/apps/acme/data/call-stats", params={"groupBy": group}, headers=auth
+        )
+        assert stats.status_code == 200, stats.text
+        assert [row["key"] for row in stats.json()["result"]] == [key], stats.json()
