@@ -5,9 +5,8 @@ id order (a concurrent writer of the same id waits, then sees it as existing), e
 locked in id order, so two writers never both insert an id and never deadlock on identities.
 A batch is first tried as all new: a plain INSERT in a savepoint, which costs half as much where
 it holds (the usual case) and fails on the first id stored already (then the batch is claimed as
-above, and the writer's later batches too). The
-records to write (new, changed) then go by binary COPY straight into `calls`, as do the number
-search's rows. What the batches move the per-hour counts and the statistics rollups by is summed
+above, and the writer's later batches too). The records to write (new, changed) then go by binary
+COPY straight into `calls`, as do the number search's rows. What the batches move the per-hour counts and the statistics rollups by is summed
 until the transaction ends, then written in one statement each (`TOTALS_HELD`). A batch's COPY
 data is made beforehand (`PostgresWriter.stage`), while the batch before is being written.
 """
@@ -15,7 +14,7 @@ data is made beforehand (`PostgresWriter.stage`), while the batch before is bein
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
@@ -134,9 +133,9 @@ class PostgresWriter(BatchWriter):
         self.held: list[changelog.Entry] = []  # change log entries until the commit
         self.totals = Derived()  # what the counts and rollups move, until the commit
         self.spilled = 0  # and those already moved to pending_changes
-        # Batches still to try as all new (none once one was not, or on Citus).
-        self.all_new_tries = 0 if citus else ALL_NEW_TRIES
-        self.totals_new_tries = 0 if citus else TOTALS_NEW_TRIES
+        # Identities and totals still to try as all new (none on Citus).
+        self.ids_as_new = AsNewTries(connection, 0 if citus else ALL_NEW_TRIES)
+        self.totals_as_new = AsNewTries(connection, 0 if citus else TOTALS_NEW_TRIES)
         # Formats COPY data and never runs a statement: usable while another thread writes.
         self.formatting = connection.cursor()
 
@@ -217,14 +216,8 @@ class PostgresWriter(BatchWriter):
         """Claim the identities of the records that are new, in id order; a row a concurrent
         writer holds is waited for."""
         params = (self.app_id, id_lines([i for i, _ in by_id]), date_list(d for _, d in by_id))
-        if self.all_new_tries:
-            self.all_new_tries -= 1
-            try:
-                with self.connection.transaction():
-                    cur.execute(CLAIM_IDS, params)
-                return {i for i, _ in by_id}
-            except UniqueViolation:
-                self.all_new_tries = 0
+        if self.ids_as_new.attempt(lambda: cur.execute(CLAIM_IDS, params)):
+            return {i for i, _ in by_id}
         cur.execute(CLAIM_IDS + " ON CONFLICT (app_id, id) DO NOTHING RETURNING id", params)
         return {row[0] for row in cur.fetchall()}
 
@@ -292,19 +285,40 @@ class PostgresWriter(BatchWriter):
         """Move the counts and the rollups by the changes held, and hold none. Large changes
         (an import's) are first tried as all new rows, like a batch's identities."""
         statements = totals_statements(self.app_id, self.totals)
-        as_new = self.totals.totals_size() >= TOTALS_AS_NEW_FROM and self.totals_new_tries > 0
+        large = self.totals.totals_size() >= TOTALS_AS_NEW_FROM
         self.totals = Derived()
-        if as_new:
-            self.totals_new_tries -= 1
-            try:
-                with self.connection.transaction():
-                    for statement in statements:
-                        cur.execute(statement.insert, statement.params)
-                return
-            except UniqueViolation:
-                self.totals_new_tries = 0
+
+        def insert_as_new() -> None:
+            for statement in statements:
+                cur.execute(statement.insert, statement.params)
+
+        if large and self.totals_as_new.attempt(insert_as_new):
+            return
         for statement in statements:
             cur.execute(statement.insert + statement.on_conflict, statement.params)
+
+
+class AsNewTries:
+    """Statements that insert rows as if none were stored, each try in a savepoint: a stored row
+    (or one another writer holds: the insert waits for it) fails it, the savepoint is rolled back
+    and the caller writes its rows the other way; after that, or `left` tries, none is tried."""
+
+    def __init__(self, connection: psycopg.Connection[Any], left: int) -> None:
+        self.connection = connection
+        self.left = left
+
+    def attempt(self, insert: Callable[[], object]) -> bool:
+        """Whether `insert` ran, in a savepoint, without meeting a stored row."""
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        try:
+            with self.connection.transaction():
+                insert()
+        except UniqueViolation:
+            self.left = 0
+            return False
+        return True
 
 
 class TotalsStatement(NamedTuple):
