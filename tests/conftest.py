@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
@@ -30,7 +31,7 @@ from cdrstore.api import create_app
 from cdrstore.contract import TOKEN_PREFIX
 from cdrstore.ops.accounts import ensure_app, issue_token
 from cdrstore.settings import Settings
-from cdrstore.store import Store, open_store, redact_url, schema
+from cdrstore.store import Store, migrate, open_store, redact_url, schema
 from cdrstore.tokens import hash_secret
 from tests.support.postgres import create_postgres_database, drop_postgres_database
 
@@ -169,6 +170,28 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: str = request.getfixturevalue("postgres_url")
     empty_postgres(url)
     return url
+
+
+@contextmanager
+def store_at_revision(backend: str, tmp_path: Path, revision: str) -> Iterator[Store]:
+    """A store of its own on `backend` ("sqlite" or "postgresql"), migrated only up to
+    `revision` (on PostgreSQL a database made here and dropped after)."""
+    if backend == "sqlite":
+        url, drop = f"sqlite:///{tmp_path / 'old.db'}", None
+    else:
+        require(_postgres_unreachable(), "the PostgreSQL tests")
+        name = f"cdrstore_test_migration_{secrets.token_hex(3)}"
+        url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        create_postgres_database(url, POSTGRES_ADMIN_URL)
+        drop = url
+    store = open_store(url)
+    try:
+        migrate.upgrade(store.engine, revision)
+        yield store
+    finally:
+        store.close()
+        if drop is not None:
+            drop_postgres_database(drop, POSTGRES_ADMIN_URL)
 
 
 @pytest.fixture

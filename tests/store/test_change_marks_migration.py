@@ -4,16 +4,13 @@ were logged at, so that trimming by time finds them as it finds the entries logg
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from cdrstore.store import Store, migrate, open_store
-from tests.conftest import POSTGRES_ADMIN_URL, _postgres_unreachable, require
-from tests.support.postgres import create_postgres_database, drop_postgres_database
+from cdrstore.store import Store
+from tests.conftest import store_at_revision
 
 BEFORE = "0009"  # the revision before change marks
 
@@ -25,16 +22,13 @@ LOGGED = [(1, 5_000), (2, 5_000), (3, 4_000), (4, 9_000), (5, 9_000)]
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
     """A store migrated only up to BEFORE, with LOGGED in its change log."""
-    if request.param == "sqlite":
-        url, drop = f"sqlite:///{tmp_path / 'old.db'}", None
-    else:
-        require(_postgres_unreachable(), "the PostgreSQL tests")
-        name = f"cdrstore_test_migration_{secrets.token_hex(3)}"
-        url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        create_postgres_database(url, POSTGRES_ADMIN_URL)
-        drop = url
-    store = open_store(url)
-    migrate.upgrade(store.engine, BEFORE)
+    with store_at_revision(request.param, tmp_path, BEFORE) as store:
+        _log_as_before(store)
+        yield store
+
+
+def _log_as_before(store: Store) -> None:
+    """LOGGED in the change log of an app acme, written as the store wrote it then."""
     with store.engine.begin() as connection:
         connection.execute(
             text("INSERT INTO apps (app_id, name, created_at) VALUES ('acme', 'Acme', 0)")
@@ -52,10 +46,6 @@ def old_store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
                 "INSERT INTO change_heads (app_id, position, trimmed_through) VALUES ('acme', 5, 0)"
             )
         )
-    yield store
-    store.close()
-    if drop is not None:
-        drop_postgres_database(drop, POSTGRES_ADMIN_URL)
 
 
 def test_the_upgrade_marks_the_entries_logged_before_it(old_store):

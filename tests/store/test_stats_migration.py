@@ -5,23 +5,20 @@ and the numbers are found, as if the records had been written after it (both bac
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 
 import msgspec
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from cdrstore.ops.stats import call_stats
 from cdrstore.query import parse_call_query, parse_stats_query
-from cdrstore.store import Store, migrate, open_store, prepare
+from cdrstore.store import Store, prepare
 from cdrstore.store.codes import CALL_TYPE_CODES, STATUS_CODES
 from cdrstore.timestamps import format_timestamp
 from cdrstore.validation import decode_record
-from tests.conftest import POSTGRES_ADMIN_URL, _postgres_unreachable, record, require
+from tests.conftest import record, store_at_revision
 from tests.store.test_stats_exact import brute_force
-from tests.support.postgres import create_postgres_database, drop_postgres_database
 
 BEFORE = "0003"  # the revision before the change log and statistics
 
@@ -29,20 +26,8 @@ BEFORE = "0003"  # the revision before the change log and statistics
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
     """A store migrated only up to BEFORE."""
-    if request.param == "sqlite":
-        url, drop = f"sqlite:///{tmp_path / 'old.db'}", None
-    else:
-        require(_postgres_unreachable(), "the PostgreSQL tests")
-        name = f"cdrstore_test_migration_{secrets.token_hex(3)}"
-        url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        create_postgres_database(url, POSTGRES_ADMIN_URL)
-        drop = url
-    store = open_store(url)
-    migrate.upgrade(store.engine, BEFORE)
-    yield store
-    store.close()
-    if drop is not None:
-        drop_postgres_database(drop, POSTGRES_ADMIN_URL)
+    with store_at_revision(request.param, tmp_path, BEFORE) as store:
+        yield store
 
 
 RECORDS = [
