@@ -134,7 +134,9 @@ def test_import_formats_and_idempotency(cli):
     )
     proc = cli("import", "--app", "acme", "a.json", "b.json", "c.ndjson")
     assert "imported 6 records into acme: 6 inserted, 0 updated, 0 unchanged" in proc.stdout
-    again = cli("import", "--app", "acme", "a.json", "b.json", "c.ndjson", "--jobs", "1")
+    again = cli(
+        "import", "--app", "acme", "a.json", "b.json", "c.ndjson", "--jobs", "1", "--cache-mb", "16"
+    )
     assert "0 inserted, 0 updated, 6 unchanged" in again.stdout
     stdin = msgspec.json.encode(record(id="a1", status="Busy")) + b"\n"
     assert "1 updated" in cli("import", "--app", "acme", "-", input=stdin).stdout
@@ -193,6 +195,8 @@ def test_import_errors(cli):
     assert "malformed JSON" in cli("import", "--app", "acme", "x.json", check=False).stderr
     assert "no such file" in cli("import", "--app", "acme", "missing.json", check=False).stderr
     assert "no app" in cli("import", "--app", "ghost", "x.json", check=False).stderr
+    small = cli("import", "--app", "acme", "x.json", "--cache-mb", "8", check=False)
+    assert small.returncode == 2 and "--cache-mb" in small.stderr, small.stderr
 
 
 def test_demo_creates_then_reuses(cli):

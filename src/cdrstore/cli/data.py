@@ -12,7 +12,14 @@ from rich.progress import BarColumn, TaskProgressColumn, TextColumn
 
 from ..contract import BATCH_MAX_REPORTED_ERRORS, call_detail_path
 from ..errors import DomainError
-from ..ingest.importer import ImportOptions, ImportResult, ImportSource, default_jobs
+from ..ingest.importer import (
+    CACHE_MB_MAX,
+    ImportOptions,
+    ImportResult,
+    ImportSource,
+    default_cache_mb,
+    default_jobs,
+)
 from ..ingest.sources import SourceFormat
 from ..query import CallFilters
 from .common import EXIT_USAGE, DbOption, err, fail, out, plural, refusals
@@ -104,6 +111,15 @@ def import_(
             show_default="the CPUs, at most 4",
         ),
     ] = default_jobs(),
+    cache_mb: Annotated[
+        int,
+        typer.Option(
+            min=16,
+            help="SQLite: the megabytes (MiB) of pages the import may keep in memory; more keeps"
+            " an import into a large store fast.",
+            show_default=f"a quarter of the memory, at most {CACHE_MB_MAX}",
+        ),
+    ] = default_cache_mb(),
     fmt: Annotated[
         str,
         typer.Option(
@@ -164,7 +180,7 @@ def import_(
     with progress(TextColumn("importing"), *columns) as bar:
         task = bar.add_task("import", total=total_bytes, records=0)
         try:
-            options = ImportOptions(jobs, ignore_unknown, source_format, policy)
+            options = ImportOptions(jobs, ignore_unknown, source_format, policy, cache_mb)
             result = import_files(
                 store,
                 app_id,

@@ -58,6 +58,20 @@ def default_jobs() -> int:
     return max(1, min(4, (os.cpu_count() or 1)))
 
 
+# Holds the indexes an import writes in random order (identities, number search) of a store of
+# 10,000,000 records: 1.8 GB at 9,000,000 (docs/performance.md#round-seven-an-import-into-a-large-store).
+CACHE_MB_MAX: Final = 2048
+
+
+def default_cache_mb() -> int:
+    """The writer's page cache for an import: a quarter of the memory, at most CACHE_MB_MAX."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows), or it cannot tell
+        return 256
+    return max(16, min(CACHE_MB_MAX, memory // 4 >> 20))
+
+
 Prepared = TypeVar("Prepared")
 Prepare = Callable[[list[StoredRecord]], Prepared]
 """Works out what a chunk of valid records will write, before the writer takes it (it runs in
@@ -219,6 +233,7 @@ class ImportOptions:
     ignore_unknown: bool = False  # drop keys the model does not know
     source_format: SourceFormat | None = None  # a CDR source's format; None: JSON or NDJSON
     policy: Policy = DEFAULT_POLICY  # the source's --internal and --tz
+    cache_mb: int | None = None  # the writer's page cache (SQLite); None: the usual one
 
 
 DEFAULT_OPTIONS: Final = ImportOptions()

@@ -42,7 +42,7 @@ def import_files(
     require_app(store, app_id)
     result = ImportResult()
     try:
-        with gc_paused(), store.records.writer(app_id) as writer:
+        with gc_paused(), store.records.writer(app_id, options.cache_mb) as writer:
             # The database writes one chunk while the next is staged beside it.
             with WriteBehind(writer) as behind:
                 result = validate_and_write(

@@ -139,8 +139,12 @@ class RecordStore(ABC):
                 setattr(cls, name, translating(cls.__dict__[name]))
 
     @abstractmethod
-    def writer(self, app_id: str) -> AbstractContextManager[BatchWriter]:
-        """A transaction to write one app's records in; rolled back if the block raises."""
+    def writer(
+        self, app_id: str, cache_mb: int | None = None
+    ) -> AbstractContextManager[BatchWriter]:
+        """A transaction to write one app's records in; rolled back if the block raises.
+        `cache_mb`: the pages the transaction may keep in memory, for long writes into a large
+        store, on a backend whose cache is the connection's (SQLite); None: the usual cache."""
 
     def ingest(
         self, app_id: str, records: Sequence[StoredRecord], at: SourcePosition | None = None

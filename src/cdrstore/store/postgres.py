@@ -197,7 +197,8 @@ class PostgresRecords(SqlRecords):
         return months
 
     @contextmanager
-    def writer(self, app_id: str) -> Iterator[BatchWriter]:
+    def writer(self, app_id: str, cache_mb: int | None = None) -> Iterator[BatchWriter]:
+        del cache_mb  # PostgreSQL's page cache is the server's (shared_buffers), not a session's
         with self._raw() as conn:
             try:
                 with conn.cursor() as cursor:
