@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 import msgspec
-import psycopg
 import pytest
 
 from cdrstore.ops.accounts import delete_app, ensure_app
@@ -19,6 +18,7 @@ from cdrstore.store import Change, Store, open_store, prepare
 from cdrstore.store import pgwriter as pg_backend
 from cdrstore.validation import decode_record
 from tests.conftest import record
+from tests.support.held_writer import hold_first_commit, wait_for_a_lock_wait
 
 
 def records(ids: list[int], version: int = 0, month: int = 1) -> list[Any]:
@@ -259,15 +259,6 @@ def test_a_reader_following_concurrent_writers_misses_nothing(db_url):
         store.close()
 
 
-def _waiting_on_a_lock(url: str) -> bool:
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock'"
-        ).fetchone()
-    return bool(row and row[0])
-
-
 def test_a_later_writer_waits_for_the_positions_of_an_earlier_one(postgres_url, monkeypatch):
     """By construction: writer A has taken its positions and not committed; writer B must not get
     the next positions (and commit them) before A commits, or a reader between the two commits
@@ -276,16 +267,7 @@ def test_a_later_writer_waits_for_the_positions_of_an_earlier_one(postgres_url, 
 
     empty_postgres(postgres_url)
     store = open_store(postgres_url)
-    took_positions, release = threading.Event(), threading.Event()
-    log_changes = pg_backend.PostgresWriter.log_changes
-
-    def log_then_hold(self: pg_backend.PostgresWriter) -> None:
-        log_changes(self)
-        if self.app_id == "c" and not took_positions.is_set():
-            took_positions.set()
-            release.wait(30)
-
-    monkeypatch.setattr(pg_backend.PostgresWriter, "log_changes", log_then_hold)
+    took_positions, release = hold_first_commit(monkeypatch, "c")
     try:
         store.accounts.create_app("c", "c")
         first = threading.Thread(target=store.records.ingest, args=("c", records([1])))
@@ -293,10 +275,7 @@ def test_a_later_writer_waits_for_the_positions_of_an_earlier_one(postgres_url, 
         assert took_positions.wait(30)
         second = threading.Thread(target=store.records.ingest, args=("c", records([2])))
         second.start()
-        deadline = time.monotonic() + 30
-        while not _waiting_on_a_lock(postgres_url):
-            assert time.monotonic() < deadline, "the second writer never waited"
-            time.sleep(0.05)
+        wait_for_a_lock_wait(postgres_url)
         state: dict[str, bytes] = {}
         early = store.records.changes("c", 0, 10)  # between the two writers: nothing committed
         apply(state, early)

@@ -6,7 +6,6 @@ inserted, one that meets stored rows falls back to adding to them."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from cdrstore.store import Store, open_store, pgwriter, prepare
 from cdrstore.timestamps import format_timestamp
 from cdrstore.validation import decode_record
 from tests.store.test_stats_exact import brute_force
+from tests.support.held_writer import hold_first_commit, wait_for_a_lock_wait
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 GROUPS = (None, "hour", "day", "agent", "department", "callType", "status")
@@ -142,21 +142,12 @@ def test_postgres_totals_tried_as_new_wait_for_another_writers_then_add(
     """Writer A has inserted its totals and not committed; writer B's totals meet the same rows:
     its insert waits for A, fails once A commits, and B adds to A's rows (none lost)."""
     from tests.conftest import empty_postgres, on_citus
-    from tests.store.test_change_log import _waiting_on_a_lock
 
     if on_citus(request):
         pytest.skip("on Citus the totals are always added (no savepoints)")
     empty_postgres(postgres_url)
     store = open_store(postgres_url)
-    wrote_totals, release = threading.Event(), threading.Event()
-    log_changes = pgwriter.PostgresWriter.log_changes
-
-    def hold_after_totals(self: pgwriter.PostgresWriter) -> None:
-        log_changes(self)
-        if not wrote_totals.is_set():
-            wrote_totals.set()
-            release.wait(30)
-
+    wrote_totals, release = hold_first_commit(monkeypatch, "t")  # its totals written
     first = [wire(n, 0) for n in range(600)]
     second = [wire(n, 0, minutes=13) | {"id": f"m{n}"} for n in range(600)]
     failures: list[BaseException] = []
@@ -169,16 +160,12 @@ def test_postgres_totals_tried_as_new_wait_for_another_writers_then_add(
 
     try:
         store.accounts.create_app("t", "t")
-        monkeypatch.setattr(pgwriter.PostgresWriter, "log_changes", hold_after_totals)
         a = threading.Thread(target=writing, args=(first,))
         a.start()
         assert wrote_totals.wait(30)
         b = threading.Thread(target=writing, args=(second,))
         b.start()
-        deadline = time.monotonic() + 30
-        while not _waiting_on_a_lock(postgres_url):
-            assert time.monotonic() < deadline, "the second writer never waited"
-            time.sleep(0.05)
+        wait_for_a_lock_wait(postgres_url)
         release.set()
         a.join(30)
         b.join(30)

@@ -6,9 +6,10 @@ locked in id order, so two writers never both insert an id and never deadlock on
 A batch is first tried as all new: a plain INSERT in a savepoint, which costs half as much where
 it holds (the usual case) and fails on the first id stored already (then the batch is claimed as
 above, and the writer's later batches too). The records to write (new, changed) then go by binary
-COPY straight into `calls`, as do the number search's rows. What the batches move the per-hour counts and the statistics rollups by is summed
-until the transaction ends, then written in one statement each (`TOTALS_HELD`). A batch's COPY
-data is made beforehand (`PostgresWriter.stage`), while the batch before is being written.
+COPY straight into `calls`, as do the number search's rows. What the batches move the per-hour
+counts and the statistics rollups by is summed until the transaction ends, then written in one
+statement each (`TOTALS_HELD`). A batch's COPY data is made beforehand (`PostgresWriter.stage`),
+while the batch before is being written.
 """
 
 from __future__ import annotations
